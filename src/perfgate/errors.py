@@ -1,0 +1,55 @@
+"""Exit codes and the exception families each stage raises.
+
+Only the CLI catches these: it prints the one-line message and exits with the family's code.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    GATE_FAILED = 1
+    USAGE = 2
+    CANNOT_MEASURE = 3
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+
+class PerfgateError(Exception):
+    """An error perfgate explains in one line; `hint` says what to do next."""
+
+    exit_status: ExitStatus = ExitStatus.USAGE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class ConfigError(PerfgateError):
+    """thresholds.yaml or a command-line value is wrong."""
+
+
+class ResultsError(PerfgateError):
+    """A results or baseline file cannot be read or written."""
+
+
+class MeasurementError(PerfgateError):
+    """perfgate could not measure: the app would not start, died, or did not answer."""
+
+    exit_status = ExitStatus.CANNOT_MEASURE
+
+    def __init__(self, message: str, hint: str | None = None, log_tail: str = "") -> None:
+        super().__init__(message, hint)
+        self.log_tail = log_tail
+
+
+class Interrupted(PerfgateError):
+    """perfgate received SIGINT or SIGTERM."""
+
+    exit_status = ExitStatus.INTERRUPTED
