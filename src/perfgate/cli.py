@@ -1,0 +1,205 @@
+"""The command line: a thin shell over the stages. The only place that prints a verdict or exits.
+
+`main(argv)` returns an exit status; errors from any stage become one line on stderr (with
+`--traceback` for the whole story).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+from perfgate import __version__
+from perfgate.config import DEFAULT_CONFIG, Config, load_config
+from perfgate.errors import ExitStatus, Interrupted, MeasurementError, PerfgateError
+from perfgate.gate import judge
+from perfgate.measure import measure
+from perfgate.report import render_markdown, verdict_line
+from perfgate.results import (
+    BaselineFile,
+    ResultsFile,
+    RunResult,
+    append_to_baseline,
+    load_baseline,
+    load_results,
+    save,
+    write_atomic,
+)
+
+DEFAULT_OUT = Path(".perfgate")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="perfgate", description="A performance gate for pull requests of HTTP services."
+    )
+    parser.add_argument("--version", action="version", version=f"perfgate {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show the full error trace")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG),
+                       help="thresholds file (default: ./thresholds.yaml)")  # fmt: skip
+        p.add_argument("--baseline", type=Path, default=None,
+                       help="baseline file (default: .perfgate/baseline.json beside the config)")  # fmt: skip
+
+    check = sub.add_parser("check", help="measure, compare with the baseline, report, exit")
+    with_config(check)
+    check.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                       help="folder for results.json and report.md (default: .perfgate/)")  # fmt: skip
+    check.set_defaults(handler=cmd_check)
+
+    baseline = sub.add_parser("baseline", help="measure and add the run to the baseline history")
+    with_config(baseline)
+    baseline.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    baseline.add_argument("--replace", action="store_true",
+                          help="start a new history instead of adding to it")  # fmt: skip
+    baseline.set_defaults(handler=cmd_baseline)
+
+    compare = sub.add_parser("compare", help="judge a results file against a baseline file")
+    compare.add_argument("baseline_file", type=Path, metavar="BASELINE")
+    compare.add_argument("results_file", type=Path, metavar="RESULTS")
+    compare.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG))
+    compare.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    compare.set_defaults(handler=cmd_compare)
+
+    report = sub.add_parser("report", help="render a results file")
+    report.add_argument("results_file", type=Path, metavar="RESULTS")
+    report.add_argument("--format", choices=["md", "json"], default="md")
+    report.set_defaults(handler=cmd_report)
+    return parser
+
+
+def baseline_path(args: argparse.Namespace, config: Config) -> Path:
+    return args.baseline or config.folder / ".perfgate" / "baseline.json"
+
+
+def exit_status_for(results: ResultsFile, config: Config) -> ExitStatus:
+    if results.verdict == "fail":
+        return ExitStatus.GATE_FAILED
+    if results.verdict == "inconclusive" and config.compare.strict:
+        return ExitStatus.GATE_FAILED
+    return ExitStatus.OK
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".perfgate-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PerfgateError(
+            f"{folder}: output folder is not writable ({exc.strerror})",
+            "choose another folder with --out",
+        ) from None
+
+
+def judge_and_write(
+    config: Config, run: RunResult, baseline: BaselineFile | None, out: Path
+) -> ExitStatus:
+    verdict = judge(config, run, baseline)
+    results = ResultsFile(
+        verdict=verdict.verdict,
+        checks=verdict.checks,
+        notes=verdict.notes,
+        baseline_runs=verdict.baseline_runs,
+        run=run,
+    )
+    save(out / "results.json", results)
+    write_atomic(out / "report.md", render_markdown(results))
+    print(verdict_line(results).removeprefix("## "))
+    for c in results.checks:
+        if c.status in ("fail", "inconclusive"):
+            print(f"  {c.status:<12} {c.endpoint} {c.phase} {c.metric}: {c.message}")
+    print(f"Report: {out / 'report.md'}  Results: {out / 'results.json'}")
+    return exit_status_for(results, config)
+
+
+def cmd_check(args: argparse.Namespace) -> ExitStatus:
+    config = load_config(args.config)
+    path = baseline_path(args, config)
+    baseline = load_baseline(path) if path.exists() else None
+    _check_writable(args.out)
+    run = measure(config, args.out)
+    return judge_and_write(config, run, baseline, args.out)
+
+
+def cmd_baseline(args: argparse.Namespace) -> ExitStatus:
+    config = load_config(args.config)
+    path = baseline_path(args, config)
+    if path.exists() and not args.replace:
+        load_baseline(path)  # refuse to append to a damaged file before spending minutes measuring
+    _check_writable(args.out)
+    _check_writable(path.parent)
+    run = measure(config, args.out)
+    if args.replace:
+        path.unlink(missing_ok=True)
+    baseline = append_to_baseline(path, run)
+    print(f"Baseline: {path} now holds {len(baseline.runs)} run(s).")
+    return ExitStatus.OK
+
+
+def cmd_compare(args: argparse.Namespace) -> ExitStatus:
+    config = load_config(args.config)
+    baseline = load_baseline(args.baseline_file)
+    run = load_results(args.results_file).run
+    _check_writable(args.out)
+    return judge_and_write(config, run, baseline, args.out)
+
+
+def cmd_report(args: argparse.Namespace) -> ExitStatus:
+    results = load_results(args.results_file)
+    if args.format == "json":
+        print(results.model_dump_json(indent=2))
+    else:
+        print(render_markdown(results), end="")
+    return ExitStatus.OK
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted("stopped by SIGTERM")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], ExitStatus] = args.handler
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main_thread = _in_main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        print("perfgate: interrupted; every process it started was stopped", file=sys.stderr)
+        return int(ExitStatus.INTERRUPTED)
+    except Interrupted as exc:
+        print(f"perfgate: {exc}; every process it started was stopped", file=sys.stderr)
+        return int(ExitStatus.TERMINATED)
+    except PerfgateError as exc:
+        if args.traceback:
+            traceback.print_exc()
+        print(f"perfgate: error: {exc}", file=sys.stderr)
+        if isinstance(exc, MeasurementError) and exc.log_tail:
+            print("--- app log (last lines) ---", file=sys.stderr)
+            print(exc.log_tail, file=sys.stderr)
+        return int(exc.exit_status)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def main_exit() -> None:
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""thresholds.yaml: read, validate, and hand on as a frozen `Config`.
+
+pydantic lives at this edge only. Every error names the file, the key and the value, and says
+what to do; unknown keys are errors (with the closest valid key) so a typo never silently
+disables a budget.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from perfgate.errors import ConfigError
+
+DEFAULT_CONFIG = "thresholds.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppConfig(_Strict):
+    """How to reach the app: a gunicorn target, a command of our own, or a running URL."""
+
+    target: str | None = None
+    command: str | None = None
+    url: str | None = None
+    workers: int = Field(default=2, ge=1, le=64)
+    worker_class: str = "sync"
+    threads: int = Field(default=1, ge=1, le=256)
+    env: dict[str, str] = Field(default_factory=dict)
+    secret_env: list[str] = Field(default_factory=list)
+    ready_path: str = "/health"
+    startup_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> AppConfig:
+        given = [k for k in ("target", "command", "url") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of app.target, app.command or app.url"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        if self.command and "{port}" not in self.command:
+            raise ValueError("app.command must contain {port} so perfgate can choose a free port")
+        if not self.ready_path.startswith("/"):
+            raise ValueError("app.ready_path must start with /")
+        return self
+
+
+class Endpoint(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
+    path: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("expect_status", mode="before")
+    @classmethod
+    def _as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) else value
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with / (a path on the app, query string allowed)")
+        return value
+
+
+class ProfileConfig(_Strict):
+    warmup: int = Field(default=20, ge=0, le=100_000)
+    samples: int = Field(default=200, ge=5, le=1_000_000)
+    trials: int = Field(default=5, ge=1, le=1000)
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+
+    @model_validator(mode="after")
+    def _enough_per_trial(self) -> ProfileConfig:
+        if self.samples < self.trials:
+            raise ValueError("profile.samples must be at least profile.trials")
+        return self
+
+
+class LoadConfig(_Strict):
+    enabled: bool = True
+    concurrency: list[int] = Field(default_factory=lambda: [10, 50])
+    duration_s: float = Field(default=5.0, gt=0, le=3600)
+    warmup_s: float = Field(default=0.5, ge=0, le=600)
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+
+    @field_validator("concurrency")
+    @classmethod
+    def _levels(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("needs at least one concurrency level")
+        if any(level < 1 or level > 10_000 for level in value):
+            raise ValueError("each level must be between 1 and 10000")
+        return sorted(set(value))
+
+
+def _percent(value: Any) -> Any:
+    """'10%' -> 0.10; a bare number is a fraction (0.1) unless it is above 1 (then percent)."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
+        if not match:
+            raise ValueError("write a percentage such as '10%'")
+        return float(match.group(1)) / 100
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 1:
+        return value / 100
+    return value
+
+
+class Budget(_Strict):
+    """Absolute limits and the tolerated change against the baseline. None = not checked."""
+
+    p50_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    min_rps: float | None = Field(default=None, gt=0)
+    regression: float | None = Field(default=None, gt=0, le=10)
+
+    _parse_regression = field_validator("regression", mode="before")(_percent)
+    _parse_error_rate = field_validator("error_rate", mode="before")(_percent)
+
+    def merged_over(self, base: Budget) -> Budget:
+        mine = self.model_dump(exclude_unset=True)
+        return base.model_copy(update=mine)
+
+
+class Budgets(_Strict):
+    default: Budget = Field(default_factory=lambda: Budget(regression=0.10, error_rate=0.01))
+    endpoints: dict[str, Budget] = Field(default_factory=dict)
+
+    def for_endpoint(self, name: str) -> Budget:
+        override = self.endpoints.get(name)
+        return override.merged_over(self.default) if override else self.default
+
+
+class CompareConfig(_Strict):
+    """How sure the gate must be before it says fail or pass."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    # Between-run spread assumed when the baseline history is too short to estimate it (log scale,
+    # roughly a coefficient of variation); see NOISE.md: runs minutes apart differ by ~15%.
+    noise_floor: float = Field(default=0.15, ge=0, le=2)
+    strict: bool = False
+
+
+class Config(_Strict):
+    app: AppConfig
+    endpoints: list[Endpoint] = Field(min_length=1)
+    profile: ProfileConfig = Field(default_factory=ProfileConfig)
+    load: LoadConfig = Field(default_factory=LoadConfig)
+    budgets: Budgets = Field(default_factory=Budgets)
+    compare: CompareConfig = Field(default_factory=CompareConfig)
+
+    # Not from YAML: where the file lives (targets and relative paths resolve against it).
+    source: Path = Path(DEFAULT_CONFIG)
+    digest: str = ""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        names = [e.name for e in self.endpoints]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"endpoint names must be unique; repeated: {', '.join(duplicates)}")
+        unknown = sorted(set(self.budgets.endpoints) - set(names))
+        if unknown:
+            raise ValueError(
+                f"budgets.endpoints names unknown endpoint(s) {', '.join(unknown)}; "
+                f"known: {', '.join(names)}"
+            )
+        return self
+
+    @property
+    def folder(self) -> Path:
+        return self.source.resolve().parent
+
+
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "app": AppConfig,
+    "profile": ProfileConfig,
+    "load": LoadConfig,
+    "budgets": Budgets,
+    "compare": CompareConfig,
+}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a thresholds file; raise ConfigError with a one-line explanation."""
+    path = Path(path)
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found",
+            "create it (see README 'thresholds.yaml reference') or pass -c/--config",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(raw_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text", "save the file as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping with 'app' and 'endpoints' at the top",
+            "see README 'thresholds.yaml reference'",
+        )
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(path, exc, data)) from None
+    digest = hashlib.sha256(raw_bytes).hexdigest()[:16]
+    return config.model_copy(update={"source": path, "digest": digest})
+
+
+def _explain(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
+    """Turn pydantic's first error into: file: key = value: problem (hint)."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    key = _dotted(loc, data)
+    if error["type"] == "extra_forbidden":
+        valid = _valid_keys(loc[:-1], data)
+        close = difflib.get_close_matches(loc[-1], valid, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+        return f"{path}: unknown key '{key}' ({hint})"
+    if error["type"] == "missing":
+        return f"{path}: missing required key '{key}'"
+    message = error["msg"].removeprefix("Value error, ")
+    if key:
+        value = error.get("input")
+        shown = "" if isinstance(value, dict | list) else f" = {value!r}"
+        return f"{path}: {key}{shown}: {message}"
+    return f"{path}: {message}"
+
+
+def _dotted(loc: list[str], data: dict[str, Any]) -> str:
+    """Dotted key path, naming endpoints by their name instead of their list index."""
+    parts: list[str] = []
+    node: Any = data
+    for part in loc:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            item = node[int(part)]
+            label = item.get("name") if isinstance(item, dict) else None
+            parts[-1] = f"{parts[-1]}[{label or part}]" if parts else f"[{part}]"
+            node = item
+            continue
+        parts.append(part)
+        node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def _valid_keys(loc: list[str], data: dict[str, Any]) -> list[str]:
+    model: type[BaseModel] = Config
+    if loc and loc[0] in _SECTION_MODELS:
+        model = _SECTION_MODELS[loc[0]]
+        if loc[0] == "budgets" and len(loc) > 1:
+            model = Budget
+    elif loc and loc[0] == "endpoints":
+        model = Endpoint
+    hidden = {"source", "digest"}
+    return [name for name in model.model_fields if name not in hidden]

@@ -1,0 +1,81 @@
+"""Sequential samples per endpoint: warm-up, then trials of back-to-back requests.
+
+Each trial visits every endpoint in turn (the order reshuffled per trial with a fixed seed), so
+a slow minute of the machine touches all endpoints alike instead of landing on one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+from collections import Counter
+
+from perfgate.config import Endpoint, ProfileConfig
+from perfgate.httpclient import Connection, ErrorKind, Outcome, Target, build_request, new_event_loop
+from perfgate.results import EndpointProfile
+from perfgate.stats import percentile, summarize_ms
+
+
+def profile_endpoints(
+    base_url: str, endpoints: list[Endpoint], config: ProfileConfig, seed: int = 0
+) -> list[EndpointProfile]:
+    loop = new_event_loop()
+    try:
+        return loop.run_until_complete(_profile(Target.from_url(base_url), endpoints, config, seed))
+    finally:
+        loop.close()
+
+
+async def _profile(
+    target: Target, endpoints: list[Endpoint], config: ProfileConfig, seed: int
+) -> list[EndpointProfile]:
+    connection = Connection(target)
+    requests = {e.name: build_request(target, e) for e in endpoints}
+    outcomes: dict[str, list[list[Outcome]]] = {e.name: [] for e in endpoints}
+    try:
+        for endpoint in endpoints:
+            for _ in range(config.warmup):
+                await connection.request(requests[endpoint.name], config.timeout_s)
+        order = list(endpoints)
+        shuffle = random.Random(seed)
+        per_trial = _split(config.samples, config.trials)
+        for count in per_trial:
+            shuffle.shuffle(order)
+            for endpoint in order:
+                raw, head = requests[endpoint.name], endpoint.method == "HEAD"
+                trial = [await connection.request(raw, config.timeout_s, head) for _ in range(count)]
+                outcomes[endpoint.name].append(trial)
+    finally:
+        await connection.close()
+    return [_summarize(e, outcomes[e.name]) for e in endpoints]
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _summarize(endpoint: Endpoint, trials: list[list[Outcome]]) -> EndpointProfile:
+    def succeeded(outcome: Outcome) -> bool:
+        return outcome.error is None and outcome.status in endpoint.expect_status
+
+    everything = [o for trial in trials for o in trial]
+    ok = [o for o in everything if succeeded(o)]
+    errors = Counter((o.error or ErrorKind.STATUS).value for o in everything if not succeeded(o))
+    statuses = Counter(str(o.status) for o in everything if o.status is not None)
+    good_trials = [[o.latency_s * 1000 for o in t if succeeded(o)] for t in trials]
+    return EndpointProfile(
+        name=endpoint.name,
+        method=endpoint.method,
+        path=endpoint.path,
+        latency_ms=summarize_ms([o.latency_s for o in ok]) if ok else None,
+        trial_medians_ms=[statistics.median(t) for t in good_trials if t],
+        trial_p95_ms=[percentile(t, 95) for t in good_trials if t],
+        status_codes=dict(sorted(statuses.items())),
+        errors=dict(sorted(errors.items())),
+        requests=len(everything),
+        error_rate=(len(everything) - len(ok)) / len(everything) if everything else 0.0,
+        bytes_mean=statistics.fmean(o.nbytes for o in ok) if ok else 0.0,
+        samples_ms=[round(o.latency_s * 1000, 4) for o in ok],
+    )

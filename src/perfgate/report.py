@@ -1,0 +1,132 @@
+"""Results -> markdown for a reviewer in a hurry: the verdict first, then what changed, then
+the tables, then how it was measured. A pure function of the results file."""
+
+from __future__ import annotations
+
+import re
+
+from perfgate.results import Check, EndpointProfile, LoadLevel, ResultsFile
+
+ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖"}
+STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
+
+
+def cell(text: object) -> str:
+    """Make untrusted text safe inside a table cell: no HTML, no pipes, no mentions, one line."""
+    value = str(text).replace("\r", " ").replace("\n", " ")
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = value.replace("|", "\\|").replace("`", "\\`")
+    return re.sub(r"@(?=\w)", "@\u200b", value)
+
+
+def verdict_line(results: ResultsFile) -> str:
+    counts = {s: sum(1 for c in results.checks if c.status == s) for s in STATUS_ORDER}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    label = results.verdict.upper()
+    return f"## perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'})"
+
+
+def render_markdown(results: ResultsFile) -> str:
+    run = results.run
+    parts = [verdict_line(results), ""]
+    if results.baseline_runs:
+        parts.append(f"Compared with a baseline of {results.baseline_runs} run(s).")
+    parts += [f"- {cell(note)}" for note in results.notes]
+    parts += ["", *_checks_table(results.checks)]
+    parts += ["", *_profile_table(run.endpoints, results)]
+    if run.load:
+        parts += ["", *_load_table(run.load)]
+    env = run.environment
+    parts += [
+        "",
+        "<details><summary>Environment and how to reproduce</summary>",
+        "",
+        f"- App: {cell(run.app)}",
+        f"- Python {env.python} on {env.platform}, {env.cpus} CPUs, gunicorn {env.gunicorn or '-'},"
+        f" perfgate {env.perfgate}, commit {env.git_commit or 'unknown'}",
+        f"- Config digest {run.config_digest}, measured at {run.created_at}",
+        "- Reproduce: `perfgate baseline` on the base commit, then `perfgate check` on this one.",
+        "",
+        "</details>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _fmt(value: float | None, spec: str = ".3g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def _checks_table(checks: list[Check]) -> list[str]:
+    if not checks:
+        return ["No checks were configured."]
+    ordered = sorted(checks, key=lambda c: STATUS_ORDER[c.status])
+    lines = [
+        "### Checks",
+        "",
+        "| | endpoint | phase | metric | baseline | current | change (90% CI) | limit | p (Holm) | why |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in ordered:
+        if c.kind == "relative":
+            change = f"{_pct(c.change)} ({_pct(c.ci_low)} .. {_pct(c.ci_high)})"
+            limit = f"±{c.limit:.0%}" if c.limit is not None else "-"
+        else:
+            change, limit = "-", _fmt(c.limit, ".4g")
+        lines.append(
+            f"| {ICONS[c.status]} | {cell(c.endpoint)} | {c.phase} | {c.metric} | {_fmt(c.baseline)}"
+            f" | {_fmt(c.current)} | {change} | {limit} | {_fmt(c.p_value, '.2g')} | {cell(c.message)} |"
+        )
+    return lines
+
+
+def _profile_table(profiles: list[EndpointProfile], results: ResultsFile) -> list[str]:
+    lines = [
+        "### Sequential profile (ms)",
+        "",
+        "| endpoint | requests | median | p95 | p99 | mean | stdev | min | max | errors | bytes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in profiles:
+        s = p.latency_ms
+        errors = ", ".join(f"{k}: {v}" for k, v in p.errors.items()) or "0"
+        if s is None:
+            figures = " | ".join(["-"] * 7)
+        else:
+            figures = " | ".join(
+                _fmt(v) for v in (s.median, s.p95, s.p99, s.mean, s.stdev, s.min, s.max)
+            )
+        lines.append(
+            f"| {cell(p.name)} `{p.method} {cell(p.path)}` | {p.requests} | {figures}"
+            f" | {cell(errors)} | {p.bytes_mean:.0f} |"
+        )
+    trials = len(profiles[0].trial_medians_ms) if profiles else 0
+    lines += [
+        "",
+        f"Measured one request at a time over one keep-alive connection, in {trials} trial(s) per "
+        "endpoint after a warm-up; relative checks compare per-trial medians and p95s.",
+    ]
+    return lines
+
+
+def _load_table(levels: list[LoadLevel]) -> list[str]:
+    lines = [
+        "### Load (closed loop, all endpoints in turn)",
+        "",
+        "| connections | req/s | success | p50 ms | p95 ms | p99 ms | max ms | errors | client CPU µs/req |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for lv in levels:
+        lat = lv.latency_ms
+        errors = ", ".join(f"{k}: {v}" for k, v in lv.errors.items()) or "0"
+        lines.append(
+            f"| {lv.concurrency} | {lv.rps:.1f} | {lv.success_rate:.2%} | {_fmt(lat.get('p50'))}"
+            f" | {_fmt(lat.get('p95'))} | {_fmt(lat.get('p99'))} | {_fmt(lat.get('max'))}"
+            f" | {cell(errors)} | {lv.client_cpu_us_per_request:.0f} |"
+        )
+    duration = levels[0].duration_s if levels else 0
+    lines += ["", f"Each level ran for {duration:.1f} s after its warm-up; latency is per request."]
+    return lines

@@ -1,0 +1,241 @@
+"""The measured data, and the versioned JSON files that hold it (results and baseline).
+
+Schema history (bump SCHEMA_VERSION on any change a reader must know about):
+  1 - first version: run (environment, endpoint profiles with per-trial figures, load levels),
+      verdict and checks; baseline files keep a history of runs.
+
+Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
+moment leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from perfgate import __version__
+from perfgate.errors import ResultsError
+
+SCHEMA_VERSION = 1
+BASELINE_HISTORY = 10
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+Status = Literal["pass", "fail", "inconclusive", "skipped"]
+VerdictName = Literal["pass", "fail", "inconclusive"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LatencySummary(_Frozen):
+    """Latency figures in milliseconds."""
+
+    count: int
+    min: float
+    max: float
+    mean: float
+    median: float
+    stdev: float
+    p95: float
+    p99: float
+
+
+class EndpointProfile(_Frozen):
+    """Sequential samples of one endpoint: pooled summary plus one figure per trial."""
+
+    name: str
+    method: str
+    path: str
+    latency_ms: LatencySummary | None
+    trial_medians_ms: list[float]
+    trial_p95_ms: list[float]
+    status_codes: dict[str, int]
+    errors: dict[str, int]
+    requests: int
+    error_rate: float
+    bytes_mean: float
+    samples_ms: list[float] = Field(default_factory=list)
+
+
+class LoadEndpoint(_Frozen):
+    name: str
+    requests: int
+    errors: int
+    rps: float
+    latency_ms: dict[str, float]
+
+
+class LoadLevel(_Frozen):
+    """One time-bounded closed-loop run at a fixed number of concurrent connections."""
+
+    concurrency: int
+    duration_s: float
+    requests: int
+    rps: float
+    success_rate: float
+    latency_ms: dict[str, float]
+    errors: dict[str, int]
+    status_codes: dict[str, int]
+    window_rps: list[float]
+    client_cpu_us_per_request: float
+    endpoints: list[LoadEndpoint]
+
+
+class Environment(_Frozen):
+    python: str
+    platform: str
+    cpus: int
+    gunicorn: str | None
+    perfgate: str
+    git_commit: str | None
+
+    @classmethod
+    def capture(cls, folder: Path, gunicorn: str | None) -> Environment:
+        return cls(
+            python=platform.python_version(),
+            platform=f"{platform.system()} {platform.machine()}",
+            cpus=os.cpu_count() or 1,
+            gunicorn=gunicorn,
+            perfgate=__version__,
+            git_commit=git_commit(folder),
+        )
+
+
+class RunResult(_Frozen):
+    """Everything one measurement run produced; `complete` is False when it stopped early."""
+
+    created_at: str
+    config_digest: str
+    app: str
+    environment: Environment
+    endpoints: list[EndpointProfile]
+    load: list[LoadLevel]
+    complete: bool = True
+    incomplete_reason: str | None = None
+
+
+class Check(_Frozen):
+    """One judged figure. `change` is current/baseline - 1; the interval bounds are ratios - 1."""
+
+    endpoint: str
+    phase: Literal["profile", "load"]
+    metric: str
+    status: Status
+    kind: Literal["absolute", "relative"]
+    current: float | None = None
+    baseline: float | None = None
+    limit: float | None = None
+    change: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    message: str = ""
+
+
+class ResultsFile(_Frozen):
+    schema_version: int = SCHEMA_VERSION
+    verdict: VerdictName
+    checks: list[Check]
+    notes: list[str] = Field(default_factory=list)
+    baseline_runs: int = 0
+    run: RunResult
+
+
+class BaselineFile(_Frozen):
+    schema_version: int = SCHEMA_VERSION
+    runs: list[RunResult]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def git_commit(folder: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: Path, document: BaseModel) -> None:
+    try:
+        write_atomic(path, document.model_dump_json(indent=2) + "\n")
+    except OSError as exc:
+        raise ResultsError(
+            f"{path}: cannot write: {exc.strerror}", "choose a writable folder with --out"
+        ) from None
+
+
+def _load(path: Path, model: type[_Model], what: str) -> _Model:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: {what} file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(
+            f"{path}: {what} file is not valid JSON ({exc})",
+            f"it may be truncated; record it again (perfgate {what})",
+        ) from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path}: {what} schema version {version!r}, this perfgate reads {SCHEMA_VERSION}",
+            f"record it again with this perfgate (perfgate {what})",
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ResultsError(
+            f"{path}: {what} file is damaged at '{where}': {first['msg']}",
+            f"record it again (perfgate {what})",
+        ) from None
+
+
+def load_results(path: Path) -> ResultsFile:
+    return _load(path, ResultsFile, "results")
+
+
+def load_baseline(path: Path) -> BaselineFile:
+    return _load(path, BaselineFile, "baseline")
+
+
+def append_to_baseline(path: Path, run: RunResult, keep: int = BASELINE_HISTORY) -> BaselineFile:
+    """Add a run to the baseline history, dropping the oldest beyond `keep`."""
+    previous = load_baseline(path).runs if path.exists() else []
+    baseline = BaselineFile(runs=[*previous, run][-keep:])
+    save(path, baseline)
+    return baseline

@@ -1,0 +1,127 @@
+"""Pure numeric functions: summaries, percentiles, and the change estimate with its interval.
+
+scipy lives here and nowhere else. The comparison works on trials, not requests: each trial gives
+one figure (say, its median latency), and the spread between trials and between runs is what the
+interval is built from. Requests inside one run are far from independent (NOISE.md: a test over
+200 vs 200 requests fires 40% of the time on an unchanged app), so they are never the unit.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from perfgate.results import LatencySummary
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile, q in [0, 100]."""
+    if not values:
+        raise ValueError("percentile of no values")
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def summarize_ms(latencies_s: Sequence[float]) -> LatencySummary:
+    ms = [v * 1000.0 for v in latencies_s]
+    return LatencySummary(
+        count=len(ms),
+        min=min(ms),
+        max=max(ms),
+        mean=statistics.fmean(ms),
+        median=statistics.median(ms),
+        stdev=statistics.stdev(ms) if len(ms) > 1 else 0.0,
+        p95=percentile(ms, 95),
+        p99=percentile(ms, 99),
+    )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The change current/baseline as a ratio, with a two-sided (1 - 2*alpha) interval and the
+    one-sided p-value for 'worse'. `runs` is how many baseline runs it rests on."""
+
+    ratio: float
+    low: float
+    high: float
+    p_worse: float
+    spread: float
+    between_run_from_history: bool
+
+
+def compare_trials(
+    baseline_runs: Sequence[Sequence[float]],
+    current: Sequence[float],
+    *,
+    higher_is_worse: bool,
+    alpha: float,
+    noise_floor: float,
+) -> Estimate:
+    """Compare one metric's per-trial values of the current run with those of baseline runs.
+
+    On the log scale, the difference of means has variance from three sources: the trials inside
+    the current run, the trials and the run-to-run drift of the baseline runs, and the drift of
+    the current run itself, which its own trials cannot show. The drift (between-run spread) is
+    estimated from the baseline history when it has at least three runs, and otherwise taken as
+    `noise_floor`, never below it: the honest answer to a small change against a short history is
+    then a wide interval, hence 'inconclusive', not a false 'fail'.
+    """
+    runs = [np.log(np.asarray(r, dtype=float)) for r in baseline_runs if len(r) > 0]
+    cur = np.log(np.asarray(current, dtype=float))
+    if not runs or cur.size == 0:
+        raise ValueError("need baseline and current trials")
+
+    run_means = np.array([r.mean() for r in runs])
+    within_var = _pooled_within_variance([*runs, cur])
+    n_cur = cur.size
+    n_base = np.mean([r.size for r in runs])
+
+    between_var = noise_floor**2
+    from_history = False
+    if len(runs) >= 3:
+        observed = float(np.var(run_means, ddof=1)) - within_var / n_base
+        between_var = max(observed, between_var)
+        from_history = True
+
+    var_current = within_var / n_cur + between_var
+    var_baseline = (within_var / n_base + between_var) / len(runs)
+    se = math.sqrt(var_current + var_baseline)
+    diff = float(cur.mean() - run_means.mean())
+    dof = max(len(runs) - 1, 1) if from_history else math.inf
+    dist = sps.t(dof) if math.isfinite(dof) else sps.norm()
+
+    quantile = float(dist.ppf(1 - alpha))
+    low, high = diff - quantile * se, diff + quantile * se
+    signed = diff if higher_is_worse else -diff
+    p_worse = float(dist.sf(signed / se)) if se > 0 else (0.0 if signed > 0 else 1.0)
+    return Estimate(
+        ratio=math.exp(diff),
+        low=math.exp(low),
+        high=math.exp(high),
+        p_worse=p_worse,
+        spread=math.sqrt(between_var),
+        between_run_from_history=from_history,
+    )
+
+
+def _pooled_within_variance(groups: Sequence[np.ndarray]) -> float:
+    dof = sum(g.size - 1 for g in groups if g.size > 1)
+    if dof == 0:
+        return 0.0
+    return float(sum(((g - g.mean()) ** 2).sum() for g in groups if g.size > 1) / dof)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (monotone, capped at 1), in the input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    m = len(p_values)
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted

@@ -1,0 +1,41 @@
+"""A dependency-free WSGI app for perfgate's own tests: known answers, no database.
+
+Environment knobs (read at start): TINY_SLOW_PATH and TINY_SLOW_MS make one path busy-wait,
+TINY_FAIL_IMPORT makes the module fail to import.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+if os.environ.get("TINY_FAIL_IMPORT"):
+    raise RuntimeError("tiny app told to fail at import (TINY_FAIL_IMPORT)")
+
+StartResponse = Callable[..., Any]
+
+
+def create_app() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    slow_path = os.environ.get("TINY_SLOW_PATH", "")
+    slow_s = float(os.environ.get("TINY_SLOW_MS", "0")) / 1000
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == slow_path and slow_s:
+            end = time.perf_counter() + slow_s
+            while time.perf_counter() < end:
+                pass
+        if path == "/health":
+            body, status = b'{"status": "ok"}', "200 OK"
+        elif path == "/items":
+            body, status = b"[" + b",".join(b'{"id": %d}' % i for i in range(100)) + b"]", "200 OK"
+        elif path == "/teapot":
+            body, status = b"no", "418 I'm a teapot"
+        else:
+            body, status = b"not found", "404 Not Found"
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
