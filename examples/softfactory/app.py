@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
@@ -19,6 +20,10 @@ DEFAULT_DB = Path(__file__).resolve().parent / "instance" / "softfactory.db"
 MAX_PER_PAGE = 100
 
 api = Blueprint("softfactory", __name__)
+
+
+class _OrderedJSON(DefaultJSONProvider):
+    sort_keys = False  # keep fields in the order the handlers build them
 
 
 def db_path() -> Path:
@@ -172,7 +177,7 @@ def create_app() -> Flask:
     # check_same_thread=False: gthread workers hand pooled connections between threads.
     engine: Engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     app = Flask(__name__)
-    app.json.sort_keys = False  # keep fields in the order the handlers build them
+    app.json = _OrderedJSON(app)
     app.extensions["softfactory.engine"] = engine
     app.extensions["softfactory.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
