@@ -190,8 +190,19 @@ def _start_and_query(db: str, barrier: Any) -> None:
         raise SystemExit(1)
 
 
-def test_concurrent_start_builds_one_valid_db(tmp_path: Path) -> None:
+def test_concurrent_start_builds_one_valid_db(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = tmp_path / "instance" / "softfactory.db"  # folder does not exist yet
+    builds = tmp_path / "builds.log"
+    real_build = seed._build
+
+    def logging_build(session: Any, rng: Any) -> None:
+        with builds.open("a") as log:
+            log.write(f"{os.getpid()}\n")
+        real_build(session, rng)
+
+    monkeypatch.setattr(seed, "_build", logging_build)  # forked children inherit it
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(6)
     procs = [ctx.Process(target=_start_and_query, args=(str(db), barrier)) for _ in range(6)]
@@ -200,6 +211,7 @@ def test_concurrent_start_builds_one_valid_db(tmp_path: Path) -> None:
     for proc in procs:
         proc.join(60)
     assert [p.exitcode for p in procs] == [0] * 6
+    assert len(builds.read_text().split()) == 1, "database was seeded more than once"
     assert seed.is_current(db)
     # No half-built temp files left next to the database.
     assert sorted(p.name for p in db.parent.iterdir()) == ["softfactory.db"]
