@@ -1,0 +1,1 @@
+"""SoftFactory: the small Flask + SQLAlchemy API that perfgate's quick start measures."""
