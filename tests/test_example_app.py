@@ -9,6 +9,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +26,7 @@ from examples.softfactory import seed
 from examples.softfactory.app import create_app
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GUNICORN = "/tmp/v/bin/gunicorn"
+GUNICORN = [sys.executable, "-m", "gunicorn"]
 
 
 def _make_app(monkeypatch: pytest.MonkeyPatch, db: Path) -> Flask:
@@ -240,7 +241,7 @@ def test_gunicorn_smoke(tmp_path: Path) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SOFTFACTORY_DB": str(tmp_path / "softfactory.db")}
-    cmd = [GUNICORN, "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}"]
+    cmd = [*GUNICORN, "--no-control-socket", "-w", "2", "-b", f"127.0.0.1:{port}"]
     proc = subprocess.Popen(
         [*cmd, "examples.softfactory.app:create_app()"],
         cwd=REPO_ROOT,

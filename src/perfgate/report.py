@@ -31,7 +31,7 @@ def render_markdown(results: ResultsFile) -> str:
     parts = [verdict_line(results), ""]
     if results.baseline_runs:
         parts.append(f"Compared with a baseline of {results.baseline_runs} run(s).")
-    parts += [f"- {cell(note)}" for note in results.notes]
+    parts += [f"- {note}" for note in results.notes]
     parts += ["", *_checks_table(results.checks)]
     parts += ["", *_profile_table(run.endpoints, results)]
     if run.load:
