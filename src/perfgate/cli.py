@@ -43,22 +43,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG),
-                       help="thresholds file (default: ./thresholds.yaml)")  # fmt: skip
-        p.add_argument("--baseline", type=Path, default=None,
-                       help="baseline file (default: .perfgate/baseline.json beside the config)")  # fmt: skip
+        p.add_argument(
+            "-c",
+            "--config",
+            type=Path,
+            default=Path(DEFAULT_CONFIG),
+            help="thresholds file (default: ./thresholds.yaml)",
+        )
+        p.add_argument(
+            "--baseline",
+            type=Path,
+            default=None,
+            help="baseline file (default: .perfgate/baseline.json beside the config)",
+        )
 
     check = sub.add_parser("check", help="measure, compare with the baseline, report, exit")
     with_config(check)
-    check.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                       help="folder for results.json and report.md (default: .perfgate/)")  # fmt: skip
+    check.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="folder for results.json and report.md (default: .perfgate/)",
+    )
     check.set_defaults(handler=cmd_check)
 
     baseline = sub.add_parser("baseline", help="measure and add the run to the baseline history")
     with_config(baseline)
     baseline.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    baseline.add_argument("--replace", action="store_true",
-                          help="start a new history instead of adding to it")  # fmt: skip
+    baseline.add_argument(
+        "--replace", action="store_true", help="start a new history instead of adding to it"
+    )
     baseline.set_defaults(handler=cmd_baseline)
 
     compare = sub.add_parser("compare", help="judge a results file against a baseline file")

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perfgate.config import Budget, Config
-from perfgate.results import BaselineFile, Check, EndpointProfile, LoadLevel, RunResult, VerdictName
+from perfgate.results import (
+    BaselineFile,
+    Check,
+    EndpointProfile,
+    LoadLevel,
+    Phase,
+    RunResult,
+    VerdictName,
+)
 from perfgate.stats import compare_trials, holm
 
 
@@ -83,27 +91,37 @@ def _notes(config: Config, run: RunResult, history: Sequence[RunResult]) -> list
     if len(history) < 3:
         notes.append(
             f"The baseline holds {len(history)} run(s): the run-to-run spread is assumed "
-            f"({config.compare.noise_floor:.0%}), not measured; record 3 or more for a measured one."
+            f"({config.compare.noise_floor:.0%}), not measured; record 3 or more to measure it."
         )
     return notes
 
 
 def _absolute(
-    endpoint: str, phase: str, metric: str, current: float | None, limit: float | None, unit: str
+    endpoint: str, phase: Phase, metric: str, current: float | None, limit: float | None, unit: str
 ) -> Check | None:
     if limit is None:
         return None
     if current is None:
         return Check(
-            endpoint=endpoint, phase=phase, metric=metric, kind="absolute", status="fail",
-            limit=limit, message="no successful response to measure",
-        )  # fmt: skip
+            endpoint=endpoint,
+            phase=phase,
+            metric=metric,
+            kind="absolute",
+            status="fail",
+            limit=limit,
+            message="no successful response to measure",
+        )
     over = current > limit
     return Check(
-        endpoint=endpoint, phase=phase, metric=metric, kind="absolute",
-        status="fail" if over else "pass", current=current, limit=limit,
+        endpoint=endpoint,
+        phase=phase,
+        metric=metric,
+        kind="absolute",
+        status="fail" if over else "pass",
+        current=current,
+        limit=limit,
         message=f"{current:.4g}{unit} {'>' if over else '<='} limit {limit:.4g}{unit}",
-    )  # fmt: skip
+    )
 
 
 def _at_least(endpoint: str, metric: str, current: float, limit: float | None) -> Check | None:
@@ -111,20 +129,26 @@ def _at_least(endpoint: str, metric: str, current: float, limit: float | None) -
         return None
     under = current < limit
     return Check(
-        endpoint=endpoint, phase="load", metric=metric, kind="absolute",
-        status="fail" if under else "pass", current=current, limit=limit,
+        endpoint=endpoint,
+        phase="load",
+        metric=metric,
+        kind="absolute",
+        status="fail" if under else "pass",
+        current=current,
+        limit=limit,
         message=f"{current:.4g} req/s {'<' if under else '>='} minimum {limit:.4g} req/s",
-    )  # fmt: skip
+    )
 
 
 def _profile_budgets(profile: EndpointProfile, budget: Budget) -> list[Check]:
-    latency = profile.latency_ms
+    s = profile.latency_ms
+    name = profile.name
     candidates = [
-        _absolute(profile.name, "profile", "p50_ms", latency and latency.median, budget.p50_ms, " ms"),
-        _absolute(profile.name, "profile", "p95_ms", latency and latency.p95, budget.p95_ms, " ms"),
-        _absolute(profile.name, "profile", "p99_ms", latency and latency.p99, budget.p99_ms, " ms"),
-        _absolute(profile.name, "profile", "error_rate", profile.error_rate, budget.error_rate, ""),
-    ]  # fmt: skip
+        _absolute(name, "profile", "p50_ms", s.median if s else None, budget.p50_ms, " ms"),
+        _absolute(name, "profile", "p95_ms", s.p95 if s else None, budget.p95_ms, " ms"),
+        _absolute(name, "profile", "p99_ms", s.p99 if s else None, budget.p99_ms, " ms"),
+        _absolute(name, "profile", "error_rate", profile.error_rate, budget.error_rate, ""),
+    ]
     return [c for c in candidates if c is not None]
 
 
@@ -150,7 +174,7 @@ def _load_budgets(config: Config, level: LoadLevel) -> list[Check]:
 def _relative(
     config: Config,
     endpoint: str,
-    phase: str,
+    phase: Phase,
     metric: str,
     tolerance: float | None,
     current: list[float],
@@ -161,9 +185,14 @@ def _relative(
         return []
     if not current or not any(baseline_runs):
         skipped = Check(
-            endpoint=endpoint, phase=phase, metric=metric, kind="relative", status="skipped",
-            limit=tolerance, message="not in the baseline" if current else "no measurement",
-        )  # fmt: skip
+            endpoint=endpoint,
+            phase=phase,
+            metric=metric,
+            kind="relative",
+            status="skipped",
+            limit=tolerance,
+            message="not in the baseline" if current else "no measurement",
+        )
         return [_Pending(skipped, tolerance, higher_is_worse)]
     estimate = compare_trials(
         baseline_runs,
@@ -172,13 +201,23 @@ def _relative(
         alpha=config.compare.alpha,
         noise_floor=config.compare.noise_floor,
     )
-    base_value = sum(sum(r) / len(r) for r in baseline_runs if r) / sum(1 for r in baseline_runs if r)
+    base_value = sum(sum(r) / len(r) for r in baseline_runs if r) / sum(
+        1 for r in baseline_runs if r
+    )
     check = Check(
-        endpoint=endpoint, phase=phase, metric=metric, kind="relative", status="inconclusive",
-        current=sum(current) / len(current), baseline=base_value, limit=tolerance,
-        change=estimate.ratio - 1, ci_low=estimate.low - 1, ci_high=estimate.high - 1,
+        endpoint=endpoint,
+        phase=phase,
+        metric=metric,
+        kind="relative",
+        status="inconclusive",
+        current=sum(current) / len(current),
+        baseline=base_value,
+        limit=tolerance,
+        change=estimate.ratio - 1,
+        ci_low=estimate.low - 1,
+        ci_high=estimate.high - 1,
         p_value=estimate.p_worse,
-    )  # fmt: skip
+    )
     return [_Pending(check, tolerance, higher_is_worse)]
 
 
@@ -192,15 +231,19 @@ def _profile_changes(
     p95s = [m.trial_p95_ms for m in matches if m]
     tol = budget.regression
     return [
-        *_relative(config, profile.name, "profile", "median", tol, profile.trial_medians_ms, medians, True),
+        *_relative(
+            config, profile.name, "profile", "median", tol, profile.trial_medians_ms, medians, True
+        ),
         *_relative(config, profile.name, "profile", "p95", tol, profile.trial_p95_ms, p95s, True),
-    ]  # fmt: skip
+    ]
 
 
 def _load_changes(config: Config, level: LoadLevel, history: Sequence[RunResult]) -> list[_Pending]:
     if not history:
         return []
-    matches = [next((lv for lv in r.load if lv.concurrency == level.concurrency), None) for r in history]
+    matches = [
+        next((lv for lv in r.load if lv.concurrency == level.concurrency), None) for r in history
+    ]
     windows = [m.window_rps for m in matches if m]
     label = f"all @ c={level.concurrency}"
     tol = config.budgets.default.regression
@@ -219,10 +262,15 @@ def _decide(pending: _Pending, adjusted_p: float, alpha: float) -> Check:
         beyond, within = check.change < -tol, check.ci_low > -tol
     significant = adjusted_p < alpha
     if significant and beyond:
-        status, why = "fail", f"worse than the {tol:.0%} tolerance, significant (Holm p={adjusted_p:.2g})"
+        status, why = (
+            "fail",
+            f"worse than the {tol:.0%} tolerance, significant (Holm p={adjusted_p:.2g})",
+        )
     elif within:
         status, why = "pass", f"the interval stays within the {tol:.0%} tolerance"
     else:
-        status, why = "inconclusive", f"the interval reaches past the {tol:.0%} tolerance; not significant enough to fail"
+        status, why = (
+            "inconclusive",
+            f"the interval reaches past the {tol:.0%} tolerance; not significant enough to fail",
+        )
     return check.model_copy(update={"status": status, "p_value": adjusted_p, "message": why})
-

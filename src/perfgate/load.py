@@ -11,7 +11,14 @@ import time
 from collections import Counter
 
 from perfgate.config import Endpoint, LoadConfig
-from perfgate.httpclient import Connection, ErrorKind, Outcome, Target, build_request, new_event_loop
+from perfgate.httpclient import (
+    Connection,
+    ErrorKind,
+    Outcome,
+    Target,
+    build_request,
+    new_event_loop,
+)
 from perfgate.results import LoadEndpoint, LoadLevel
 from perfgate.stats import percentile
 

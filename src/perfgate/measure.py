@@ -15,7 +15,9 @@ def measure(config: Config, out_dir: Path) -> RunResult:
     """Measure the configured app; the app is stopped before this returns or raises."""
     with running_app(config.app, config.folder, out_dir) as app:
         profiles = profile_endpoints(app.base_url, config.endpoints, config.profile)
-        levels = run_load(app.base_url, config.endpoints, config.load) if config.load.enabled else []
+        levels = (
+            run_load(app.base_url, config.endpoints, config.load) if config.load.enabled else []
+        )
         description = app.description
     return RunResult(
         created_at=now_iso(),

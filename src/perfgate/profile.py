@@ -6,13 +6,19 @@ a slow minute of the machine touches all endpoints alike instead of landing on o
 
 from __future__ import annotations
 
-import asyncio
 import random
 import statistics
 from collections import Counter
 
 from perfgate.config import Endpoint, ProfileConfig
-from perfgate.httpclient import Connection, ErrorKind, Outcome, Target, build_request, new_event_loop
+from perfgate.httpclient import (
+    Connection,
+    ErrorKind,
+    Outcome,
+    Target,
+    build_request,
+    new_event_loop,
+)
 from perfgate.results import EndpointProfile
 from perfgate.stats import percentile, summarize_ms
 
@@ -44,7 +50,9 @@ async def _profile(
             shuffle.shuffle(order)
             for endpoint in order:
                 raw, head = requests[endpoint.name], endpoint.method == "HEAD"
-                trial = [await connection.request(raw, config.timeout_s, head) for _ in range(count)]
+                trial = [
+                    await connection.request(raw, config.timeout_s, head) for _ in range(count)
+                ]
                 outcomes[endpoint.name].append(trial)
     finally:
         await connection.close()

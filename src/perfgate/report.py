@@ -60,6 +60,14 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1%}"
 
 
+def row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def header(*names: str) -> list[str]:
+    return [row(*names), row(*["---"] * len(names))]
+
+
 def _checks_table(checks: list[Check]) -> list[str]:
     if not checks:
         return ["No checks were configured."]
@@ -67,9 +75,9 @@ def _checks_table(checks: list[Check]) -> list[str]:
     lines = [
         "### Checks",
         "",
-        "| | endpoint | phase | metric | baseline | current | change (90% CI) | limit | p (Holm) | why |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        *header("", "endpoint", "phase", "metric", "baseline", "current", "change (90% CI)",
+                "limit", "p (Holm)", "why"),
+    ]  # fmt: skip
     for c in ordered:
         if c.kind == "relative":
             change = f"{_pct(c.change)} ({_pct(c.ci_low)} .. {_pct(c.ci_high)})"
@@ -77,9 +85,9 @@ def _checks_table(checks: list[Check]) -> list[str]:
         else:
             change, limit = "-", _fmt(c.limit, ".4g")
         lines.append(
-            f"| {ICONS[c.status]} | {cell(c.endpoint)} | {c.phase} | {c.metric} | {_fmt(c.baseline)}"
-            f" | {_fmt(c.current)} | {change} | {limit} | {_fmt(c.p_value, '.2g')} | {cell(c.message)} |"
-        )
+            row(ICONS[c.status], cell(c.endpoint), c.phase, c.metric, _fmt(c.baseline),
+                _fmt(c.current), change, limit, _fmt(c.p_value, ".2g"), cell(c.message))
+        )  # fmt: skip
     return lines
 
 
@@ -116,8 +124,17 @@ def _load_table(levels: list[LoadLevel]) -> list[str]:
     lines = [
         "### Load (closed loop, all endpoints in turn)",
         "",
-        "| connections | req/s | success | p50 ms | p95 ms | p99 ms | max ms | errors | client CPU µs/req |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *header(
+            "connections",
+            "req/s",
+            "success",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
+            "client CPU µs/req",
+        ),
     ]
     for lv in levels:
         lat = lv.latency_ms

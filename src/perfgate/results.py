@@ -31,6 +31,7 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 Status = Literal["pass", "fail", "inconclusive", "skipped"]
 VerdictName = Literal["pass", "fail", "inconclusive"]
+Phase = Literal["profile", "load"]
 
 
 class _Frozen(BaseModel):
@@ -128,7 +129,7 @@ class Check(_Frozen):
     """One judged figure. `change` is current/baseline - 1; the interval bounds are ratios - 1."""
 
     endpoint: str
-    phase: Literal["profile", "load"]
+    phase: Phase
     metric: str
     status: Status
     kind: Literal["absolute", "relative"]

@@ -44,10 +44,21 @@ class App:
 
 
 def read_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log, with traceback frames dropped so the exception lines fit."""
     if path is None or not path.exists():
         return ""
     text = path.read_bytes()[-64_000:].decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    kept: list[str] = []
+    skip_code_line = False
+    for line in text.splitlines():
+        if line.startswith('  File "'):
+            skip_code_line = True
+            continue
+        if skip_code_line and line.startswith("    "):
+            continue
+        skip_code_line = False
+        kept.append(line)
+    return "\n".join(kept[-lines:])
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -35,7 +35,9 @@ def create_app() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
             body, status = b"no", "418 I'm a teapot"
         else:
             body, status = b"not found", "404 Not Found"
-        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
         return [body]
 
     return app

@@ -1,0 +1,69 @@
+"""Shared fixtures: small configs around real apps, and a check that no process outlives a test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY_APP = REPO_ROOT / "tests" / "apps" / "tiny.py"
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    """PIDs whose command line contains `marker` (e.g. a test's unique tmp path)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+TINY_CONFIG = """\
+app:
+  target: "tiny:create_app()"
+  workers: 2
+  startup_timeout_s: 20
+  env: {env}
+endpoints:
+  - name: health
+    path: /health
+  - name: items
+    path: /items
+profile: {{warmup: 3, samples: 60, trials: 4}}
+load: {{concurrency: [4], duration_s: 0.6, warmup_s: 0.1}}
+budgets:
+  default: {{regression: 10%, error_rate: 1%}}
+"""
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a config for tests/apps/tiny.py (copied beside it) and return its path."""
+
+    def write(env: dict[str, str] | None = None, text: str | None = None) -> Path:
+        shutil.copy(TINY_APP, tmp_path / "tiny.py")
+        body = text if text is not None else TINY_CONFIG.format(env=dict(env or {}))
+        path = tmp_path / "thresholds.yaml"
+        path.write_text(textwrap.dedent(body))
+        return path
+
+    return write
+
+
+@pytest.fixture(autouse=True)
+def no_orphans(tmp_path: Path) -> object:
+    """Fail any test that leaves a process started from its tmp folder behind."""
+    yield
+    left = processes_mentioning(str(tmp_path))
+    assert not left, f"processes left running: {left}"
