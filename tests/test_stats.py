@@ -68,3 +68,17 @@ def test_throughput_drop_is_worse_when_higher_is_better() -> None:
     )
     assert estimate.ratio == pytest.approx(0.5, rel=0.01)
     assert estimate.p_worse < 0.001
+
+
+def test_a_stalled_second_of_load_does_not_break_the_comparison(tmp_path: object) -> None:
+    from perfgate.gate import _positive
+
+    windows = _positive([0.0, 120.0, 130.0])
+    estimate = compare_trials(
+        [windows],
+        _positive([110.0, 0.0, 125.0]),
+        higher_is_worse=False,
+        alpha=0.05,
+        noise_floor=0.15,
+    )
+    assert math.isfinite(estimate.ratio) and math.isfinite(estimate.low)

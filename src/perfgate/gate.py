@@ -244,10 +244,16 @@ def _load_changes(config: Config, level: LoadLevel, history: Sequence[RunResult]
     matches = [
         next((lv for lv in r.load if lv.concurrency == level.concurrency), None) for r in history
     ]
-    windows = [m.window_rps for m in matches if m]
     label = f"all @ c={level.concurrency}"
     tol = config.budgets.default.regression
-    return _relative(config, label, "load", "rps", tol, level.window_rps, windows, False)
+    windows = [_positive(m.window_rps) for m in matches if m]
+    return _relative(config, label, "load", "rps", tol, _positive(level.window_rps), windows, False)
+
+
+def _positive(window_rps: list[float]) -> list[float]:
+    """A second with no completed request (a stall) is real, but has no logarithm: count it as
+    half a request, the usual continuity correction for counts."""
+    return [max(v, 0.5) for v in window_rps]
 
 
 def _decide(pending: _Pending, adjusted_p: float, alpha: float) -> Check:
