@@ -38,6 +38,8 @@ class AppConfig(_Strict):
     secret_env: list[str] = Field(default_factory=list)
     ready_path: str = "/health"
     startup_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    # Wrap a gunicorn target to count SQLAlchemy statements per request (perfgate.instrument).
+    count_queries: bool = True
 
     @model_validator(mode="after")
     def _one_way_to_run(self) -> AppConfig:
@@ -131,8 +133,16 @@ class Budget(_Strict):
     error_rate: float | None = Field(default=None, ge=0, le=1)
     min_rps: float | None = Field(default=None, gt=0)
     regression: float | None = Field(default=None, gt=0, le=10)
+    # Exact figures, no statistics: SQL statements per request and response bytes.
+    max_queries: int | None = Field(default=None, ge=0)
+    max_bytes: int | None = Field(default=None, ge=0)
+    # Extra statements per request allowed over the baseline (0: must not grow; None: unchecked).
+    query_growth: int | None = Field(default=0, ge=0)
+    # Tolerated growth of the mean response size over the baseline (None: unchecked).
+    bytes_growth: float | None = Field(default=None, ge=0, le=10)
 
     _parse_regression = field_validator("regression", mode="before")(_percent)
+    _parse_bytes_growth = field_validator("bytes_growth", mode="before")(_percent)
     _parse_error_rate = field_validator("error_rate", mode="before")(_percent)
 
     def merged_over(self, base: Budget) -> Budget:

@@ -3,6 +3,9 @@
 Schema history (bump SCHEMA_VERSION on any change a reader must know about):
   1 - first version: run (environment, endpoint profiles with per-trial figures, load levels),
       verdict and checks; baseline files keep a history of runs.
+    (still 1, optional fields with defaults, so older files read unchanged:) per endpoint
+      `queries_per_request` (null = not counted), `queries` (statement shapes), `content_encoding`;
+      run `server` and `queries_note`; results `findings` and `baseline_load`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -51,6 +54,22 @@ class LatencySummary(_Frozen):
     p99: float
 
 
+class QueryShape(_Frozen):
+    """One normalized SQL statement shape seen in one request of an endpoint."""
+
+    shape: str
+    count: int
+    time_ms: float
+
+
+class EndpointQueries(_Frozen):
+    """SQL statements of one counted request (perfgate.instrument); the counts are exact."""
+
+    per_request: list[int]
+    time_ms: float
+    shapes: list[QueryShape]
+
+
 class EndpointProfile(_Frozen):
     """Sequential samples of one endpoint: pooled summary plus one figure per trial."""
 
@@ -66,6 +85,11 @@ class EndpointProfile(_Frozen):
     error_rate: float
     bytes_mean: float
     samples_ms: list[float] = Field(default_factory=list)
+    # Statements per request (median of the counted requests); None where nothing was counted.
+    queries_per_request: float | None = None
+    queries: EndpointQueries | None = None
+    # Content-Encoding answered to `Accept-Encoding: gzip` ("" = none; None = not probed).
+    content_encoding: str | None = None
 
 
 class LoadEndpoint(_Frozen):
@@ -112,6 +136,14 @@ class Environment(_Frozen):
         )
 
 
+class ServerSettings(_Frozen):
+    """How perfgate ran a gunicorn target (absent for app.command and app.url)."""
+
+    workers: int
+    worker_class: str
+    threads: int
+
+
 class RunResult(_Frozen):
     """Everything one measurement run produced; `complete` is False when it stopped early."""
 
@@ -123,6 +155,9 @@ class RunResult(_Frozen):
     load: list[LoadLevel]
     complete: bool = True
     incomplete_reason: str | None = None
+    server: ServerSettings | None = None
+    # Why queries_per_request is null, when it is (switched off, no SQLAlchemy, not a target).
+    queries_note: str | None = None
 
 
 class Check(_Frozen):
@@ -143,6 +178,30 @@ class Check(_Frozen):
     message: str = ""
 
 
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+
+
+class Finding(_Frozen):
+    """A diagnosis (perfgate.diagnose): what, where, how bad, the numbers behind it, what to do."""
+
+    endpoint: str
+    kind: str
+    severity: Severity
+    title: str
+    evidence: dict[str, float | int | str]
+    recommendation: str
+    statement: str | None = None
+
+
+class LoadPoint(_Frozen):
+    """A load level reduced to what a chart needs (the baseline's median over its runs)."""
+
+    concurrency: int
+    rps: float
+    p50_ms: float | None
+    p95_ms: float | None
+
+
 class ResultsFile(_Frozen):
     schema_version: int = SCHEMA_VERSION
     verdict: VerdictName
@@ -150,6 +209,8 @@ class ResultsFile(_Frozen):
     notes: list[str] = Field(default_factory=list)
     baseline_runs: int = 0
     run: RunResult
+    findings: list[Finding] = Field(default_factory=list)
+    baseline_load: list[LoadPoint] = Field(default_factory=list)
 
 
 class BaselineFile(_Frozen):

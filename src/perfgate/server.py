@@ -22,6 +22,7 @@ from pathlib import Path
 
 import requests
 
+from perfgate import instrument
 from perfgate.config import AppConfig
 from perfgate.errors import MeasurementError
 
@@ -35,6 +36,8 @@ class App:
     description: str
     log_path: Path | None
     process: subprocess.Popen[bytes] | None
+    # Where the instrumented app leaves per-request statement counts (None: not counted).
+    query_dir: Path | None = None
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         return read_tail(self.log_path, lines)
@@ -98,7 +101,23 @@ def gunicorn_command(app: AppConfig, folder: Path, port: int) -> list[str]:
         # gunicorn 27 puts a control socket at one fixed path under $HOME; side-by-side
         # instances (tests, A/B runs) would fight over it.
         command.append("--no-control-socket")
-    return [*command, app.target]
+    # Counting queries: gunicorn runs perfgate's wrapper, which imports app.target itself.
+    return [*command, instrument.TARGET if app.count_queries else app.target]
+
+
+def instrument_env(app: AppConfig, query_dir: Path) -> dict[str, str]:
+    """The environment the wrapper needs (empty when the app is not wrapped)."""
+    if not (app.target and app.count_queries):
+        return {}
+    # The wrapper must be this very perfgate, wherever it was imported from; appended last so
+    # the app's own modules keep their precedence.
+    here = str(Path(instrument.__file__).resolve().parents[1])
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {
+        instrument.TARGET_ENV: app.target,
+        instrument.DIR_ENV: str(query_dir),
+        "PYTHONPATH": os.pathsep.join([*paths, here]),
+    }
 
 
 @contextmanager
@@ -121,7 +140,9 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
         description = app.command.replace("{port}", str(port))
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "app.log"
-    env = {**os.environ, **app.env}
+    query_dir = (log_dir / "queries").resolve()
+    extra_env = instrument_env(app, query_dir)
+    env = {**os.environ, **app.env, **extra_env}
     with log_path.open("wb") as log:
         try:
             process = subprocess.Popen(
@@ -138,7 +159,10 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
                 f"cannot start the app: {argv[0]}: {exc.strerror}",
                 "check app.command / app.target in the config",
             ) from None
-    handle = App(f"http://127.0.0.1:{port}", description, log_path, process)
+    handle = App(
+        f"http://127.0.0.1:{port}", description, log_path, process,
+        query_dir if extra_env else None,
+    )  # fmt: skip
     try:
         _wait_ready(handle, app)
         yield handle

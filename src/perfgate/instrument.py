@@ -1,0 +1,172 @@
+"""Inside the app's server: count the SQL statements of a request without touching the app's code.
+
+perfgate starts gunicorn with the target `perfgate.instrument:wrapped()` and puts the user's own
+target in $PERFGATE_TARGET. `wrapped()` imports that app the way gunicorn would and hooks
+SQLAlchemy's `before/after_cursor_execute` events on the Engine class, which covers every engine,
+created before or after the hook.
+
+Only requests that carry `X-Perfgate-Request-Id` are recorded: their statements (count, normalized
+shape, time) go to `$PERFGATE_QUERY_DIR/<id>.json` when the response is closed. Timed requests
+carry no such header and get no extra header or byte in return; they pay one thread-local lookup
+per statement. A side channel (a file) rather than a response header keeps the measured responses
+byte-for-byte what the app sends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+TARGET_ENV = "PERFGATE_TARGET"
+DIR_ENV = "PERFGATE_QUERY_DIR"
+TARGET = "perfgate.instrument:wrapped()"
+REQUEST_HEADER = "X-Perfgate-Request-Id"
+_ENVIRON_KEY = "HTTP_X_PERFGATE_REQUEST_ID"
+_VALID_ID = re.compile(r"[0-9a-f]{16,64}")  # becomes a file name: nothing else is accepted
+MAX_SHAPE_CHARS = 2000
+
+_local = threading.local()
+_hooked = False
+_hook_lock = threading.Lock()
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_PLACEHOLDER = re.compile(r"%s|%\(\w+\)s|\$\d+|(?<![:\w]):\w+")
+_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
+_ROWS = re.compile(r"(\(\?\))(?:\s*,\s*\(\?\))+")
+
+
+def normalize(statement: str) -> str:
+    """The statement's shape: literals and placeholders become ?, IN-lists and VALUES rows fold."""
+    shape = " ".join(statement.split())
+    shape = _STRING.sub("?", shape)
+    shape = _PLACEHOLDER.sub("?", shape)
+    shape = _NUMBER.sub("?", shape)
+    shape = _LIST.sub("(?)", shape)
+    shape = _ROWS.sub(r"\1", shape)
+    return shape[:MAX_SHAPE_CHARS]
+
+
+class _Recorder:
+    """The statements of one request, in the thread that serves it."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[str, list[float]] = {}  # shape -> [count, seconds]
+        self.started: list[tuple[str, float]] = []
+
+    def before(self, statement: str) -> None:
+        shape = normalize(statement)
+        self.shapes.setdefault(shape, [0, 0.0])[0] += 1
+        self.started.append((shape, time.perf_counter()))
+
+    def after(self) -> None:
+        if self.started:
+            shape, began = self.started.pop()
+            self.shapes[shape][1] += time.perf_counter() - began
+
+    def as_json(self, counted: bool) -> str:
+        shapes = [
+            {"shape": shape, "count": int(count), "time_ms": round(seconds * 1000, 3)}
+            for shape, (count, seconds) in self.shapes.items()
+        ]
+        shapes.sort(key=lambda s: (-s["count"], s["shape"]))
+        return json.dumps({"counted": counted, "shapes": shapes})
+
+
+def _before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    recorder: _Recorder | None = getattr(_local, "recorder", None)
+    if recorder is not None:
+        recorder.before(statement)
+
+
+def _after(*_args: Any) -> None:
+    recorder: _Recorder | None = getattr(_local, "recorder", None)
+    if recorder is not None:
+        recorder.after()
+
+
+def ensure_hooked() -> bool:
+    """Hook SQLAlchemy if the app uses it (imported it); True when statements are counted."""
+    global _hooked
+    if _hooked:
+        return True
+    if "sqlalchemy" not in sys.modules:
+        return False  # importing it ourselves would count nothing and claim zero
+    with _hook_lock:
+        if not _hooked:
+            from sqlalchemy import event
+            from sqlalchemy.engine import Engine
+
+            event.listen(Engine, "before_cursor_execute", _before)
+            event.listen(Engine, "after_cursor_execute", _after)
+            _hooked = True
+    return True
+
+
+class _Closing:
+    """The app's response iterable, with a hook once the server closes it (PEP 3333)."""
+
+    def __init__(self, inner: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._inner)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._inner, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._on_close()
+
+
+class Counting:
+    """WSGI middleware: record the statements of requests that ask for it, pass others through."""
+
+    def __init__(self, app: WSGIApp, directory: Path) -> None:
+        self.app = app
+        self.directory = directory
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request_id = environ.get(_ENVIRON_KEY)
+        if not isinstance(request_id, str) or not _VALID_ID.fullmatch(request_id):
+            return self.app(environ, start_response)
+        counted = ensure_hooked()
+        recorder = _Recorder()
+        _local.recorder = recorder
+        try:
+            result = self.app(environ, start_response)
+        except BaseException:
+            _local.recorder = None
+            raise
+        return _Closing(result, lambda: self._finish(request_id, recorder, counted))
+
+    def _finish(self, request_id: str, recorder: _Recorder, counted: bool) -> None:
+        _local.recorder = None
+        final = self.directory / f"{request_id}.json"
+        temporary = final.with_suffix(".tmp")
+        temporary.write_text(recorder.as_json(counted), encoding="utf-8")
+        os.replace(temporary, final)  # the reader never sees half a file
+
+
+def wrapped() -> Counting:
+    """The gunicorn target perfgate runs: the user's app ($PERFGATE_TARGET), counted."""
+    from gunicorn.util import import_app
+
+    app: WSGIApp = import_app(os.environ[TARGET_ENV])
+    directory = Path(os.environ[DIR_ENV])
+    directory.mkdir(parents=True, exist_ok=True)
+    ensure_hooked()
+    return Counting(app, directory)

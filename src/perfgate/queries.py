@@ -1,0 +1,141 @@
+"""The probe pass: a few untimed requests per endpoint that read exact, deterministic figures.
+
+After the timed profile, each endpoint gets `REPEATS` requests marked with
+`X-Perfgate-Request-Id`; the instrumented app (perfgate.instrument) writes each one's SQL
+statements to a file named by that id, which this module reads. The same requests ask for
+`Accept-Encoding: gzip` to learn whether the app compresses. These requests are not timed, so
+nothing here touches latency figures.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from perfgate.config import Endpoint
+from perfgate.instrument import REQUEST_HEADER
+from perfgate.results import EndpointProfile, EndpointQueries, QueryShape
+
+REPEATS = 3
+RECORD_WAIT_S = 3.0
+NO_SQLALCHEMY = (
+    "SQL statements were not counted: the app did not import SQLAlchemy (perfgate counts "
+    "statements through SQLAlchemy's engine events only)"
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    queries: EndpointQueries | None
+    content_encoding: str | None
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    probes: dict[str, Probe]
+    note: str | None  # why nothing was counted, when nothing was
+
+
+def probe_endpoints(
+    base_url: str, endpoints: list[Endpoint], query_dir: Path | None, timeout_s: float
+) -> ProbeResult:
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    probes: dict[str, Probe] = {}
+    notes: set[str] = set()
+    for endpoint in endpoints:
+        counts: list[int] = []
+        records: list[dict[str, object]] = []
+        encoding: str | None = None
+        for _ in range(REPEATS):
+            request_id = uuid.uuid4().hex
+            encoding = _request(host, port, endpoint, request_id, timeout_s)
+            if query_dir is None:
+                break  # only the encoding to learn: one request is enough
+            record = _read_record(query_dir / f"{request_id}.json")
+            if record is None:
+                notes.add(f"no statement record came back for {endpoint.name!r} (see app.log)")
+                break
+            if not record.get("counted"):
+                notes.add(NO_SQLALCHEMY)
+                break
+            records.append(record)
+            counts.append(sum(int(s["count"]) for s in _shapes(record)))
+        probes[endpoint.name] = Probe(_summarize(counts, records), encoding)
+    return ProbeResult(probes, "; ".join(sorted(notes)) or None)
+
+
+def apply(profiles: list[EndpointProfile], result: ProbeResult) -> list[EndpointProfile]:
+    """The profiles with their probe figures filled in."""
+    out = []
+    for profile in profiles:
+        probe = result.probes.get(profile.name)
+        if probe is None:
+            out.append(profile)
+            continue
+        per_request = statistics.median(probe.queries.per_request) if probe.queries else None
+        out.append(
+            profile.model_copy(
+                update={
+                    "queries_per_request": per_request,
+                    "queries": probe.queries,
+                    "content_encoding": probe.content_encoding,
+                }
+            )
+        )
+    return out
+
+
+def _request(host: str, port: int, endpoint: Endpoint, request_id: str, timeout: float) -> str | None:
+    headers = {**endpoint.headers, REQUEST_HEADER: request_id, "Accept-Encoding": "gzip"}
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request(endpoint.method, endpoint.path, body=endpoint.body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return (response.getheader("Content-Encoding") or "").strip().lower()
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def _read_record(path: Path) -> dict[str, object] | None:
+    # The app writes the record when the server closes the response, which can be a moment
+    # after the client has read the last byte.
+    deadline = time.monotonic() + RECORD_WAIT_S
+    while True:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            path.unlink(missing_ok=True)
+            return data if isinstance(data, dict) else None
+        except FileNotFoundError:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.01)
+        except (OSError, ValueError):
+            return None
+
+
+def _shapes(record: dict[str, object]) -> list[dict[str, object]]:
+    shapes = record.get("shapes")
+    return [s for s in shapes if isinstance(s, dict)] if isinstance(shapes, list) else []
+
+
+def _summarize(counts: list[int], records: list[dict[str, object]]) -> EndpointQueries | None:
+    if not counts:
+        return None
+    # Keep the shapes of the request whose count is the median, so shapes and count agree.
+    middle = sorted(range(len(counts)), key=lambda i: counts[i])[len(counts) // 2]
+    shapes = [
+        QueryShape(shape=str(s["shape"]), count=int(str(s["count"])), time_ms=float(str(s["time_ms"])))
+        for s in _shapes(records[middle])
+    ]
+    total_ms = round(sum(s.time_ms for s in shapes), 3)
+    return EndpointQueries(per_request=counts, time_ms=total_ms, shapes=shapes)
