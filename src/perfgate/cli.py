@@ -16,6 +16,7 @@ from types import FrameType
 
 from perfgate import __version__
 from perfgate.config import DEFAULT_CONFIG, Config, load_config
+from perfgate.diagnose import diagnose
 from perfgate.errors import ExitStatus, Interrupted, MeasurementError, PerfgateError
 from perfgate.gate import judge
 from perfgate.measure import measure
@@ -124,6 +125,7 @@ def judge_and_write(
         notes=verdict.notes,
         baseline_runs=verdict.baseline_runs,
         run=run,
+        findings=diagnose(run),
     )
     save(out / "results.json", results)
     write_atomic(out / "report.md", render_markdown(results))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from perfgate.config import Budget, Config
+from perfgate.exact import exact_checks
 from perfgate.results import (
     BaselineFile,
     Check,
@@ -53,6 +54,7 @@ def judge(config: Config, run: RunResult, baseline: BaselineFile | None) -> Verd
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
         checks += _profile_budgets(profile, budget)
+        checks += exact_checks(profile, budget, history, run.queries_note)
         pending += _profile_changes(config, profile, budget, history)
     for level in run.load:
         checks += _load_budgets(config, level)

@@ -75,11 +75,11 @@ class _Recorder:
             self.shapes[shape][1] += time.perf_counter() - began
 
     def as_json(self, counted: bool) -> str:
+        ordered = sorted(self.shapes.items(), key=lambda item: (-item[1][0], item[0]))
         shapes = [
             {"shape": shape, "count": int(count), "time_ms": round(seconds * 1000, 3)}
-            for shape, (count, seconds) in self.shapes.items()
+            for shape, (count, seconds) in ordered
         ]
-        shapes.sort(key=lambda s: (-s["count"], s["shape"]))
         return json.dumps({"counted": counted, "shapes": shapes})
 
 
@@ -163,7 +163,7 @@ class Counting:
 
 def wrapped() -> Counting:
     """The gunicorn target perfgate runs: the user's app ($PERFGATE_TARGET), counted."""
-    from gunicorn.util import import_app
+    from gunicorn.util import import_app  # type: ignore[import-untyped]
 
     app: WSGIApp = import_app(os.environ[TARGET_ENV])
     directory = Path(os.environ[DIR_ENV])

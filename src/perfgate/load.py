@@ -78,7 +78,9 @@ def _is_success(endpoint: Endpoint, outcome: Outcome) -> bool:
 def _latency_points(latencies_ms: list[float]) -> dict[str, float]:
     if not latencies_ms:
         return {}
-    return {name: round(percentile(latencies_ms, q), 4) for name, q in LATENCY_POINTS.items()}
+    points = {name: round(percentile(latencies_ms, q), 4) for name, q in LATENCY_POINTS.items()}
+    # The mean is what Little's law (in-flight = rate x mean latency) needs; see diagnose.py.
+    return {**points, "mean": round(sum(latencies_ms) / len(latencies_ms), 4)}
 
 
 def _summarize(

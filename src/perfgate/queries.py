@@ -9,6 +9,7 @@ nothing here touches latency figures.
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import statistics
@@ -34,6 +35,7 @@ NO_SQLALCHEMY = (
 class Probe:
     queries: EndpointQueries | None
     content_encoding: str | None
+    gzip_bytes: int | None
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,10 @@ def probe_endpoints(
         counts: list[int] = []
         records: list[dict[str, object]] = []
         encoding: str | None = None
+        gzipped: int | None = None
         for _ in range(REPEATS):
             request_id = uuid.uuid4().hex
-            encoding = _request(host, port, endpoint, request_id, timeout_s)
+            encoding, gzipped = _request(host, port, endpoint, request_id, timeout_s)
             if query_dir is None:
                 break  # only the encoding to learn: one request is enough
             record = _read_record(query_dir / f"{request_id}.json")
@@ -66,8 +69,8 @@ def probe_endpoints(
                 notes.add(NO_SQLALCHEMY)
                 break
             records.append(record)
-            counts.append(sum(int(s["count"]) for s in _shapes(record)))
-        probes[endpoint.name] = Probe(_summarize(counts, records), encoding)
+            counts.append(sum(int(str(s["count"])) for s in _shapes(record)))
+        probes[endpoint.name] = Probe(_summarize(counts, records), encoding, gzipped)
     return ProbeResult(probes, "; ".join(sorted(notes)) or None)
 
 
@@ -86,22 +89,27 @@ def apply(profiles: list[EndpointProfile], result: ProbeResult) -> list[Endpoint
                     "queries_per_request": per_request,
                     "queries": probe.queries,
                     "content_encoding": probe.content_encoding,
+                    "gzip_bytes": probe.gzip_bytes,
                 }
             )
         )
     return out
 
 
-def _request(host: str, port: int, endpoint: Endpoint, request_id: str, timeout: float) -> str | None:
+def _request(
+    host: str, port: int, endpoint: Endpoint, request_id: str, timeout: float
+) -> tuple[str | None, int | None]:
+    """(Content-Encoding answered to gzip, size of the body gzipped by us when it was not)."""
     headers = {**endpoint.headers, REQUEST_HEADER: request_id, "Accept-Encoding": "gzip"}
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request(endpoint.method, endpoint.path, body=endpoint.body, headers=headers)
         response = connection.getresponse()
-        response.read()
-        return (response.getheader("Content-Encoding") or "").strip().lower()
+        body = response.read()
+        encoding = (response.getheader("Content-Encoding") or "").strip().lower()
+        return encoding, None if encoding or not body else len(gzip.compress(body, 6))
     except (OSError, http.client.HTTPException):
-        return None
+        return None, None
     finally:
         connection.close()
 
@@ -134,7 +142,9 @@ def _summarize(counts: list[int], records: list[dict[str, object]]) -> EndpointQ
     # Keep the shapes of the request whose count is the median, so shapes and count agree.
     middle = sorted(range(len(counts)), key=lambda i: counts[i])[len(counts) // 2]
     shapes = [
-        QueryShape(shape=str(s["shape"]), count=int(str(s["count"])), time_ms=float(str(s["time_ms"])))
+        QueryShape(
+            shape=str(s["shape"]), count=int(str(s["count"])), time_ms=float(str(s["time_ms"]))
+        )
         for s in _shapes(records[middle])
     ]
     total_ms = round(sum(s.time_ms for s in shapes), 3)

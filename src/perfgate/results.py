@@ -90,6 +90,8 @@ class EndpointProfile(_Frozen):
     queries: EndpointQueries | None = None
     # Content-Encoding answered to `Accept-Encoding: gzip` ("" = none; None = not probed).
     content_encoding: str | None = None
+    # Size of the uncompressed body after gzip (level 6), for the payload finding.
+    gzip_bytes: int | None = None
 
 
 class LoadEndpoint(_Frozen):

@@ -105,14 +105,14 @@ def gunicorn_command(app: AppConfig, folder: Path, port: int) -> list[str]:
     return [*command, instrument.TARGET if app.count_queries else app.target]
 
 
-def instrument_env(app: AppConfig, query_dir: Path) -> dict[str, str]:
+def instrument_env(app: AppConfig, query_dir: Path, pythonpath: str = "") -> dict[str, str]:
     """The environment the wrapper needs (empty when the app is not wrapped)."""
     if not (app.target and app.count_queries):
         return {}
     # The wrapper must be this very perfgate, wherever it was imported from; appended last so
     # the app's own modules keep their precedence.
     here = str(Path(instrument.__file__).resolve().parents[1])
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    paths = [p for p in pythonpath.split(os.pathsep) if p]
     return {
         instrument.TARGET_ENV: app.target,
         instrument.DIR_ENV: str(query_dir),
@@ -141,8 +141,9 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "app.log"
     query_dir = (log_dir / "queries").resolve()
-    extra_env = instrument_env(app, query_dir)
-    env = {**os.environ, **app.env, **extra_env}
+    env = {**os.environ, **app.env}
+    extra_env = instrument_env(app, query_dir, env.get("PYTHONPATH", ""))
+    env.update(extra_env)
     with log_path.open("wb") as log:
         try:
             process = subprocess.Popen(

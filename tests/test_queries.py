@@ -1,0 +1,121 @@
+"""Statement counting: real gunicorn, real SQLite files, the real example app and a known app."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+from pathlib import Path
+
+import yaml
+
+from perfgate.config import Config, load_config
+from perfgate.diagnose import diagnose
+from perfgate.instrument import normalize
+from perfgate.measure import measure
+from perfgate.results import RunResult
+from perfgate.server import running_app
+
+REPO = Path(__file__).resolve().parents[1]
+APPS = REPO / "tests" / "apps"
+QUICK = {"profile": {"warmup": 1, "samples": 5, "trials": 1}, "load": {"enabled": False}}
+
+
+def _config(tmp_path: Path, app: dict[str, object], paths: dict[str, str]) -> Config:
+    document = {
+        "app": {"workers": 2, "startup_timeout_s": 30, **app},
+        "endpoints": [{"name": name, "path": path} for name, path in paths.items()],
+        **QUICK,
+    }
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return load_config(path)
+
+
+def _queries_app(tmp_path: Path, **app: object) -> Config:
+    shutil.copy(APPS / "queries_app.py", tmp_path / "queries_app.py")
+    env = {"QUERIES_APP_DB": str(tmp_path / "q.db"), "QUERIES_APP_N": "12"}
+    paths = {"zero": "/health", "one": "/one", "three": "/three", "n-plus-one": "/n-plus-one"}
+    return _config(tmp_path, {"target": "queries_app:create_app()", "env": env, **app}, paths)
+
+
+def _by_name(run: RunResult) -> dict[str, float | None]:
+    return {p.name: p.queries_per_request for p in run.endpoints}
+
+
+def test_normalize_folds_literals_numbers_and_in_lists() -> None:
+    raw = "SELECT a FROM t  WHERE id IN (?, ?, ?) AND name = 'x''y' AND n > 42\n AND t2.c = :p_1"
+    assert normalize(raw) == "SELECT a FROM t WHERE id IN (?) AND name = ? AND n > ? AND t2.c = ?"
+    assert normalize("INSERT INTO t VALUES (1), (2), (3)") == "INSERT INTO t VALUES (?)"
+    assert normalize("SELECT x::text FROM table1 WHERE a = %s") == (
+        "SELECT x::text FROM table1 WHERE a = ?"
+    )
+
+
+def test_known_app_counts_are_exact(tmp_path: Path) -> None:
+    run = measure(_queries_app(tmp_path), tmp_path / "out")
+    assert _by_name(run) == {"zero": 0, "one": 1, "three": 3, "n-plus-one": 13}
+    assert run.queries_note is None
+    n_plus_one = next(p for p in run.endpoints if p.name == "n-plus-one")
+    assert n_plus_one.queries is not None
+    assert n_plus_one.queries.per_request == [13, 13, 13]
+    top = n_plus_one.queries.shapes[0]
+    assert top.count == 12 and "FROM tags WHERE tags.item_id = ?" in top.shape
+    findings = [f for f in diagnose(run) if f.kind == "n_plus_one"]
+    assert [(f.endpoint, f.evidence["statement_runs"]) for f in findings] == [("n-plus-one", 12)]
+    assert not list((tmp_path / "out" / "queries").iterdir())  # every record was read and removed
+
+
+def test_switched_off_counts_nothing_and_says_why(tmp_path: Path) -> None:
+    run = measure(_queries_app(tmp_path, count_queries=False), tmp_path / "out")
+    assert set(_by_name(run).values()) == {None}
+    assert run.queries_note is not None and "count_queries: false" in run.queries_note
+
+
+def test_app_without_sqlalchemy_reports_null_not_zero(tmp_path: Path) -> None:
+    shutil.copy(APPS / "tiny.py", tmp_path / "tiny.py")
+    config = _config(tmp_path, {"target": "tiny:create_app()"}, {"health": "/health"})
+    run = measure(config, tmp_path / "out")
+    assert _by_name(run) == {"health": None}
+    assert run.queries_note is not None and "SQLAlchemy" in run.queries_note
+
+
+def _get(port: int, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_timed_requests_are_untouched_and_ids_cannot_escape(tmp_path: Path) -> None:
+    config = _queries_app(tmp_path)
+    out = tmp_path / "out"
+    with running_app(config.app, config.folder, out) as app:
+        assert app.query_dir is not None
+        port = int(app.base_url.rsplit(":", 1)[1])
+        plain = _get(port, "/three", {})
+        assert not [h for h, _ in plain.getheaders() if h.lower().startswith("x-perfgate")]
+        assert plain.getheader("Content-Length") == "9"  # "[3, 1, 0]": the app's own bytes
+        _get(port, "/three", {"X-Perfgate-Request-Id": "../../../escaped0123456789"})
+        _get(port, "/three", {"X-Perfgate-Request-Id": "0123456789abcdef"})
+        assert app.query_dir.exists()
+    assert [p.name for p in app.query_dir.iterdir()] == ["0123456789abcdef.json"]
+    assert not list(tmp_path.rglob("escaped*"))
+
+
+def test_example_chef_list_is_caught_with_its_exact_count(tmp_path: Path) -> None:
+    app = {
+        "target": "examples.softfactory.app:create_app()",
+        "env": {"SOFTFACTORY_DB": str(tmp_path / "sf.db"), "PYTHONPATH": str(REPO)},
+    }
+    paths = {"chef-list": "/api/coocook/chefs", "chef-detail": "/api/coocook/chefs/7"}
+    run = measure(_config(tmp_path, app, paths), tmp_path / "out")
+    assert _by_name(run) == {"chef-list": 41, "chef-detail": 3}
+    findings = [f for f in diagnose(run) if f.kind == "n_plus_one"]
+    assert len(findings) == 1
+    finding = findings[0]
+    assert finding.endpoint == "chef-list" and finding.severity == "HIGH"
+    assert finding.evidence["statement_runs"] == 40
+    assert finding.evidence["queries_per_request"] == 41
+    assert finding.statement is not None and "WHERE dishes.chef_id = ?" in finding.statement
