@@ -1,0 +1,177 @@
+"""Talking to the Actions runner: its context, step outputs, the job summary, annotations, groups.
+
+The runner describes the run in `GITHUB_*` variables and the event JSON. It reads workflow
+commands (`::error ...::`) from stdout, and outputs and the summary from the files named by
+`GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`. Every value written here may hold untrusted text
+(endpoint names, error messages), so each is escaped for the channel it goes through: a
+message cannot start a second workflow command, and an output value cannot end its own
+delimiter block.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from perfgate.comment_body import run_url
+from perfgate.errors import ConfigError
+from perfgate.github import DEFAULT_API_URL, PullRequest
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the runner tells us about this run; `pull` is None outside pull-request events."""
+
+    api_url: str
+    server_url: str
+    repo: str
+    run_id: str
+    workflow_name: str
+    job: str
+    pull: PullRequest | None
+    base_sha: str | None
+    output_path: str | None
+    summary_path: str | None
+
+    def run_link(self) -> str | None:
+        if not (self.repo and self.run_id):
+            return None
+        return run_url(self.server_url, self.repo, self.run_id)
+
+
+def read_context(env: Mapping[str, str]) -> RunContext:
+    event: dict[str, Any] = {}
+    if event_path := env.get("GITHUB_EVENT_PATH"):
+        try:
+            event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the event file {event_path}: {exc}") from None
+    repo = env.get("GITHUB_REPOSITORY", "")
+    pr = event.get("pull_request") or {}
+    number = pr.get("number")
+    return RunContext(
+        api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+        server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
+        repo=repo,
+        run_id=env.get("GITHUB_RUN_ID", ""),
+        workflow_name=env.get("GITHUB_WORKFLOW", ""),
+        job=env.get("GITHUB_JOB", ""),
+        pull=PullRequest(repo, int(number)) if repo and isinstance(number, int) else None,
+        base_sha=(pr.get("base") or {}).get("sha"),
+        output_path=env.get("GITHUB_OUTPUT"),
+        summary_path=env.get("GITHUB_STEP_SUMMARY"),
+    )
+
+
+def escape_data(text: str) -> str:
+    """Escape a workflow-command message, the part after `::`."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a workflow-command property value (`file=`, `title=`)."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(
+    level: str,
+    message: str,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+    title: str | None = None,
+    out: TextIO | None = None,
+) -> None:
+    """Print an `::error`, `::warning` or `::notice` annotation."""
+    props = []
+    if file:
+        props.append(f"file={escape_property(file)}")
+        if line:
+            props.append(f"line={line}")
+    if title:
+        props.append(f"title={escape_property(title)}")
+    joined = " " + ",".join(props) if props else ""
+    print(f"::{level}{joined}::{escape_data(message)}", file=out or sys.stdout, flush=True)
+
+
+@contextmanager
+def group(title: str, out: TextIO | None = None) -> Iterator[None]:
+    """Fold everything printed inside the block under one expandable log line."""
+    stream = out or sys.stdout
+    print(f"::group::{escape_data(title)}", file=stream, flush=True)
+    try:
+        yield
+    finally:
+        print("::endgroup::", file=stream, flush=True)
+
+
+def write_outputs(path: str | None, outputs: Mapping[str, str]) -> None:
+    """Append step outputs with the multiline `name<<DELIMITER` syntax.
+
+    The delimiter is random, so no value (which may contain any text) can end its block early.
+    Without `GITHUB_OUTPUT` (a local run) there is nowhere to write and nothing is done.
+    """
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        for name, value in outputs.items():
+            delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            while delimiter in value:
+                delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+            handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+
+def append_summary(path: str | None, markdown: str) -> None:
+    """Add markdown to the job summary page (the caller keeps it under the 1 MiB limit)."""
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(markdown.rstrip("\n") + "\n")
+
+
+def budget_line(config_file: Path, endpoint: str) -> int | None:
+    """The 1-based line of thresholds.yaml where `endpoint` is named, for an annotation.
+
+    The YAML is composed (not loaded) so each scalar keeps its position; a name is matched as
+    a key or value, first whole ("GET /api/x"), then by its path alone ("/api/x"). Any
+    problem (no file, bad YAML, no match) means no line: the annotation still names the file.
+    """
+    try:
+        root = yaml.compose(config_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return None
+    if root is None:
+        return None
+    candidates = [endpoint]
+    method, _, path = endpoint.partition(" ")
+    if path and method.isupper():
+        candidates.append(path)
+    for wanted in candidates:
+        line = _find_scalar(root, wanted.strip())
+        if line is not None:
+            return line
+    return None
+
+
+def _find_scalar(node: yaml.Node, wanted: str) -> int | None:
+    if isinstance(node, yaml.ScalarNode):
+        return node.start_mark.line + 1 if str(node.value).strip() == wanted else None
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            children += [key, value]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    for child in children:
+        line = _find_scalar(child, wanted)
+        if line is not None:
+            return line
+    return None
