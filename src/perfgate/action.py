@@ -194,7 +194,7 @@ def _annotate(results: Mapping[str, Any], config_file: Path) -> int:
             "error" if check["status"] == "fail" else "warning",
             f"{endpoint} {what}: {check.get('message', '')}",
             file=os.path.normpath(config_file),
-            line=workflow.budget_line(config_file, endpoint),
+            line=workflow.budget_line(config_file, endpoint, str(check.get("metric", ""))),
             title=f"perfgate: {check['status']}",
         )
     return failures

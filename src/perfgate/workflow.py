@@ -137,12 +137,14 @@ def append_summary(path: str | None, markdown: str) -> None:
         handle.write(markdown.rstrip("\n") + "\n")
 
 
-def budget_line(config_file: Path, endpoint: str) -> int | None:
-    """The 1-based line of thresholds.yaml where `endpoint` is named, for an annotation.
+def budget_line(config_file: Path, endpoint: str, metric: str = "") -> int | None:
+    """The 1-based line of thresholds.yaml that a failed check should point at.
 
-    The YAML is composed (not loaded) so each scalar keeps its position; a name is matched as
-    a key or value, first whole ("GET /api/x"), then by its path alone ("/api/x"). Any
-    problem (no file, bad YAML, no match) means no line: the annotation still names the file.
+    In order: the metric under `budgets.endpoints.<endpoint>`, that endpoint's own budget, the
+    metric under `budgets.default` (the budget the endpoint inherits), then wherever the
+    endpoint is named (`- name: <endpoint>`). The YAML is composed, not loaded, so each node
+    keeps its position. Any problem (no file, bad YAML, no match) means no line: the
+    annotation still names the file.
     """
     try:
         root = yaml.compose(config_file.read_text(encoding="utf-8"))
@@ -150,20 +152,37 @@ def budget_line(config_file: Path, endpoint: str) -> int | None:
         return None
     if root is None:
         return None
-    candidates = [endpoint]
-    method, _, path = endpoint.partition(" ")
-    if path and method.isupper():
-        candidates.append(path)
-    for wanted in candidates:
-        line = _find_scalar(root, wanted.strip())
-        if line is not None:
-            return line
+    budgets = _child(root, "budgets")
+    own = _child(_child(budgets, "endpoints"), endpoint)
+    for node in (_key(own, metric), _key(_child(budgets, "endpoints"), endpoint)):
+        if node is not None:
+            return node.start_mark.line + 1
+    if own is None and (node := _key(_child(budgets, "default"), metric)) is not None:
+        return node.start_mark.line + 1
+    return _find_scalar(root, endpoint)
+
+
+def _key(mapping: yaml.Node | None, name: str) -> yaml.Node | None:
+    """The key node called `name` in a YAML mapping node."""
+    if isinstance(mapping, yaml.MappingNode):
+        for key, _ in mapping.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == name:
+                return key
+    return None
+
+
+def _child(mapping: yaml.Node | None, name: str) -> yaml.Node | None:
+    """The value node under `name` in a YAML mapping node."""
+    if isinstance(mapping, yaml.MappingNode):
+        for key, value in mapping.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == name:
+                return value  # type: ignore[no-any-return]
     return None
 
 
 def _find_scalar(node: yaml.Node, wanted: str) -> int | None:
     if isinstance(node, yaml.ScalarNode):
-        return node.start_mark.line + 1 if str(node.value).strip() == wanted else None
+        return node.start_mark.line + 1 if node.value == wanted else None
     children: list[yaml.Node] = []
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
