@@ -15,6 +15,8 @@ from pathlib import Path
 from types import FrameType
 
 from perfgate import __version__
+from perfgate.action import run_action
+from perfgate.comment import run_comment
 from perfgate.config import DEFAULT_CONFIG, Config, load_config
 from perfgate.diagnose import diagnose
 from perfgate.errors import ExitStatus, Interrupted, MeasurementError, PerfgateError
@@ -87,6 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results_file", type=Path, metavar="RESULTS")
     report.add_argument("--format", choices=["md", "json"], default="md")
     report.set_defaults(handler=cmd_report)
+
+    action = sub.add_parser("action", help="run as a GitHub Action step (INPUT_* and GITHUB_*)")
+    action.set_defaults(handler=lambda args: run_action())
+
+    comment = sub.add_parser("comment", help="post a report.md as the sticky PR comment")
+    comment.add_argument("--report", type=Path, required=True, help="the report.md to post")
+    comment.add_argument("--pr", type=int, required=True, help="pull request number")
+    comment.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    comment.add_argument("--key", default="perfgate", help="names the comment to keep updating")
+    comment.add_argument("--token-env", default="GITHUB_TOKEN", help="variable holding the token")
+    comment.add_argument("--expect-head-sha", help="post only if the PR head is this commit")
+    comment.add_argument("--run-url", help="link to the run that measured (default: this run)")
+    comment.set_defaults(handler=lambda a: run_comment(
+        a.report, a.pr, repo=a.repo, key=a.key, token_env=a.token_env,
+        expect_head_sha=a.expect_head_sha, run_link=a.run_url))  # fmt: skip
     return parser
 
 
