@@ -1,0 +1,390 @@
+"""`perfgate action` and `perfgate comment` in process, against the fake GitHub.
+
+The action's check runner is a parameter: most tests hand it a stand-in that writes the files
+`perfgate check` writes, and one drives the real `perfgate check` on the tiny test app.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
+
+from perfgate.action import ActionInputs, check_argv, gate_exit, read_inputs, run_action
+from perfgate.cli import main
+from perfgate.github import marker
+from perfgate.workflow import RunContext, read_context
+
+Capsys = pytest.CaptureFixture[str]
+REPO = "acme/shop"
+BASE_SHA = "b" * 40
+HEAD_SHA = "a" * 40
+THRESHOLDS = """\
+endpoints:
+  - name: items
+    path: /items
+  - name: health
+    path: /health
+budgets:
+  default:
+    p95_ms: 100
+  endpoints:
+    items:
+      p95_ms: 5
+"""
+
+
+@pytest.fixture
+def gh() -> Iterator[FakeGitHub]:
+    with fake_github() as fake:
+        fake.add_pull(REPO, 7, HEAD_SHA)
+        yield fake
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gh: FakeGitHub) -> Path:
+    """A runner-like environment: workspace as cwd, GITHUB_* and INPUT_* variables set."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "thresholds.yaml").write_text(THRESHOLDS)
+    event = {
+        "action": "synchronize",
+        "number": 7,
+        "pull_request": {"number": 7, "base": {"sha": BASE_SHA}, "head": {"sha": HEAD_SHA}},
+    }
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    for name, value in {
+        "GITHUB_EVENT_PATH": str(tmp_path / "event.json"),
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": gh.url,
+        "GITHUB_SERVER_URL": "https://github.example",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_WORKFLOW": "perf",
+        "GITHUB_JOB": "gate",
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "INPUT_GITHUB-TOKEN": WRITE_TOKEN,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("INPUT_CONFIG", "INPUT_BASELINE", "INPUT_AGAINST", "INPUT_COMMENT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(workspace)
+    return tmp_path
+
+
+class FakeCheck:
+    """Writes what `perfgate check` writes, with a chosen verdict, and records its argv."""
+
+    def __init__(self, verdict: str = "fail", status: int | None = None) -> None:
+        self.verdict = verdict
+        self.status = status
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: list[str]) -> int:
+        self.calls.append(argv)
+        if self.status not in (None, 0, 1):
+            return self.status  # type: ignore[return-value]
+        out = Path(argv[argv.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        checks: list[dict[str, Any]] = [
+            {"endpoint": "health", "phase": "profile", "metric": "p95_ms", "status": "pass"},
+        ]
+        if self.verdict != "pass":
+            checks.append(
+                {"endpoint": "items", "phase": "profile", "metric": "p95_ms",
+                 "status": self.verdict, "message": "p95 9.1 ms over the 5 ms budget\n::x::y"}
+            )  # fmt: skip
+        (out / "results.json").write_text(json.dumps({"verdict": self.verdict, "checks": checks}))
+        (out / "report.md").write_text(f"## perfgate: {self.verdict.upper()}\n\ntable\n")
+        return 1 if self.verdict == "fail" else 0
+
+
+def outputs(runner: Path) -> dict[str, str]:
+    text = (runner / "output.txt").read_text()
+    found = re.findall(r"^(\w+)<<(ghadelimiter_\w+)\n(.*?)\n\2$", text, re.M | re.S)
+    return {name: value for name, _, value in found}
+
+
+def every_output(runner: Path, captured: Capsys) -> str:
+    out, err = captured.readouterr()
+    files = [runner / "output.txt", runner / "summary.md"]
+    return out + err + "".join(f.read_text() for f in files if f.exists())
+
+
+def test_first_run_creates_the_comment_second_run_updates_it(
+    runner: Path, gh: FakeGitHub, capsys: Capsys
+) -> None:
+    assert run_action(check=FakeCheck("fail")) == 1
+    assert run_action(check=FakeCheck("pass")) == 0
+
+    [comment] = gh.comments_on(REPO, 7)
+    assert comment["body"].startswith(marker("perf:gate:thresholds.yaml"))
+    assert "## perfgate: PASS" in comment["body"]
+    assert "https://github.example/acme/shop/actions/runs/4242" in comment["body"]
+    assert [r.method for r in gh.requests] == ["GET", "POST", "GET", "PATCH"]
+    assert WRITE_TOKEN not in every_output(runner, capsys)
+
+
+@pytest.mark.parametrize("verdict, expected", [("fail", 1), ("pass", 0), ("inconclusive", 0)])
+def test_read_only_token_leaves_the_exit_code_unchanged(
+    runner: Path,
+    gh: FakeGitHub,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Capsys,
+    verdict: str,
+    expected: int,
+) -> None:
+    monkeypatch.setenv("INPUT_GITHUB-TOKEN", READ_TOKEN)
+    assert run_action(check=FakeCheck(verdict)) == expected
+    text = every_output(runner, capsys)
+    assert "::warning::could not post the PR comment" in text
+    assert "Resource not accessible by integration" in text
+    assert READ_TOKEN not in text
+    assert gh.comments_on(REPO, 7) == []
+
+
+def test_outputs_summary_and_annotations(runner: Path, capsys: Capsys) -> None:
+    run_action(check=FakeCheck("fail"))
+
+    assert outputs(runner) == {
+        "verdict": "fail",
+        "report": ".perfgate/report.md",
+        "results": ".perfgate/results.json",
+        "failures": "1",
+    }
+    assert (runner / "summary.md").read_text().startswith("## perfgate: FAIL")
+    out = capsys.readouterr().out
+    # Line 11 is `p95_ms: 5` under budgets.endpoints.items; the message's newline is escaped
+    # so it cannot start a workflow command of its own.
+    assert (
+        "::error file=thresholds.yaml,line=11,title=perfgate%3A fail::"
+        "items profile p95_ms: p95 9.1 ms over the 5 ms budget%0A::x::y"
+    ) in out
+    assert "::group::perfgate check -c thresholds.yaml --out .perfgate" in out
+    assert "::endgroup::" in out
+
+
+def test_inconclusive_is_a_warning_and_fails_only_when_asked(
+    runner: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    assert run_action(check=FakeCheck("inconclusive")) == 0
+    assert "::warning file=thresholds.yaml,line=11," in capsys.readouterr().out
+    monkeypatch.setenv("INPUT_FAIL-ON", "inconclusive")
+    assert run_action(check=FakeCheck("inconclusive")) == 1
+
+
+@pytest.mark.parametrize(
+    "status, verdict, fail_on, expected",
+    [
+        (1, "fail", "fail", 1),
+        (1, "fail", "inconclusive", 1),
+        (1, "fail", "never", 0),
+        (0, "inconclusive", "fail", 0),
+        (0, "inconclusive", "inconclusive", 1),
+        (0, "pass", "inconclusive", 0),
+        (2, "error", "never", 2),
+        (3, "error", "never", 3),
+        (130, "error", "fail", 130),
+    ],
+)
+def test_fail_on_maps_the_verdict_but_never_hides_a_broken_check(
+    status: int, verdict: str, fail_on: str, expected: int
+) -> None:
+    assert gate_exit(status, verdict, fail_on) == expected
+
+
+def test_could_not_measure_still_fails_and_says_so_in_the_comment(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INPUT_FAIL-ON", "never")
+    assert run_action(check=FakeCheck(status=3)) == 3
+    assert outputs(runner)["verdict"] == "error"
+    [comment] = gh.comments_on(REPO, 7)
+    assert "could not finish the check (exit status 3)" in comment["body"]
+
+
+def test_comment_on_failure_creates_only_on_failure_but_keeps_it_current(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INPUT_COMMENT", "on-failure")
+    run_action(check=FakeCheck("pass"))
+    assert gh.comments_on(REPO, 7) == []
+    run_action(check=FakeCheck("fail"))
+    run_action(check=FakeCheck("pass"))
+    [comment] = gh.comments_on(REPO, 7)
+    assert "PASS" in comment["body"]
+
+
+def test_comment_never_and_non_pr_events_post_nothing(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    monkeypatch.setenv("INPUT_COMMENT", "never")
+    run_action(check=FakeCheck("fail"))
+    monkeypatch.setenv("INPUT_COMMENT", "always")
+    (runner / "event.json").write_text(json.dumps({"ref": "refs/heads/main"}))
+    run_action(check=FakeCheck("fail"))
+    assert gh.requests == []
+    assert "::notice::not a pull request event" in capsys.readouterr().out
+
+
+def test_two_jobs_keep_their_own_comments(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_action(check=FakeCheck("fail"))
+    monkeypatch.setenv("GITHUB_JOB", "gate-worker")
+    run_action(check=FakeCheck("pass"))
+    monkeypatch.setenv("INPUT_COMMENT-KEY", "custom")
+    run_action(check=FakeCheck("pass"))
+    run_action(check=FakeCheck("fail"))
+    assert len(gh.comments_on(REPO, 7)) == 3
+
+
+def test_argv_compares_with_the_pr_base_unless_told_otherwise(runner: Path) -> None:
+    ctx = read_context({"GITHUB_EVENT_PATH": str(runner / "event.json"), "GITHUB_REPOSITORY": REPO})
+    inputs = read_inputs({})
+    assert check_argv(inputs, ctx) == [
+        "check", "-c", "thresholds.yaml", "--out", ".perfgate", "--against", BASE_SHA,
+    ]  # fmt: skip
+    with_baseline = read_inputs({"INPUT_BASELINE": "base.json", "INPUT_CONFIG": "perf.yaml"})
+    assert check_argv(with_baseline, ctx)[-4:] == ["--out", ".perfgate", "--baseline", "base.json"]
+    assert "--against" not in check_argv(read_inputs({"INPUT_AGAINST": "none"}), ctx)
+    explicit = read_inputs({"INPUT_AGAINST": "origin/main", "INPUT_BASELINE": "b.json"})
+    assert check_argv(explicit, ctx)[-2:] == ["--against", "origin/main"]
+
+
+def test_setup_runs_in_the_working_directory_and_its_failure_cannot_measure(
+    runner: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    service = Path("service")
+    service.mkdir()
+    shutil.copy("thresholds.yaml", service)
+    monkeypatch.setenv("INPUT_WORKING-DIRECTORY", "service")
+    monkeypatch.setenv("INPUT_SETUP", "echo ready > setup-ran.txt")
+    monkeypatch.setenv("INPUT_COMMENT", "never")
+    assert run_action(check=FakeCheck("pass")) == 0
+    assert (service / "setup-ran.txt").read_text().strip() == "ready"
+    assert outputs(runner)["report"] == "service/.perfgate/report.md"
+
+    monkeypatch.setenv("INPUT_SETUP", "exit 4")
+    check = FakeCheck("pass")
+    assert run_action(check=check) == 3 and check.calls == []
+    assert "::error::setup command failed with exit status 4" in capsys.readouterr().out
+
+
+def test_bad_input_is_a_usage_error_in_one_line(
+    runner: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    monkeypatch.setenv("INPUT_FAIL-ON", "sometimes")
+    assert main(["action"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "perfgate: error: input fail-on='sometimes' (use one of fail, inconclusive, never)"
+    ]
+
+
+def test_token_is_not_in_the_inputs_repr() -> None:
+    inputs = read_inputs({"INPUT_GITHUB-TOKEN": WRITE_TOKEN})
+    assert isinstance(inputs, ActionInputs) and WRITE_TOKEN not in repr(inputs)
+
+
+def test_real_check_through_main(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    """`perfgate action` end to end: the real `perfgate check` measures the tiny test app."""
+    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", "tiny.py")
+    Path("thresholds.yaml").write_text(
+        THRESHOLDS.replace("endpoints:\n  - name", "app:\n  target: tiny:create_app()\n"
+                           "  workers: 1\nprofile:\n  warmup: 2\n  samples: 20\n  trials: 2\n"
+                           "load:\n  enabled: false\nendpoints:\n  - name", 1)
+        .replace("p95_ms: 5", "p95_ms: 0.0001")
+    )  # fmt: skip
+    monkeypatch.setenv("INPUT_AGAINST", "none")  # same-run A/B needs a git history
+
+    assert main(["action"]) == 1
+    assert main(["action"]) == 1
+
+    [comment] = gh.comments_on(REPO, 7)
+    assert "FAIL" in comment["body"].splitlines()[1]
+    assert outputs(runner)["verdict"] == "fail"
+    assert json.loads(Path(".perfgate/results.json").read_text())["verdict"] == "fail"
+    text = every_output(runner, capsys)
+    assert "::error file=thresholds.yaml,line=" in text
+    assert WRITE_TOKEN not in text
+
+
+def test_context_without_event_has_no_pull() -> None:
+    ctx = read_context({"GITHUB_REPOSITORY": REPO})
+    assert isinstance(ctx, RunContext) and ctx.pull is None and ctx.base_sha is None
+
+
+# --- perfgate comment -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Path:
+    path = tmp_path / "report.md"
+    path.write_text("## perfgate: ❌ FAIL (1 fail)\n\nbody\n")
+    return path
+
+
+def comment_env(monkeypatch: pytest.MonkeyPatch, gh: FakeGitHub, token: str) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", gh.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", REPO)
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    monkeypatch.delenv("GITHUB_EVENT_PATH", raising=False)
+
+
+def test_comment_command_creates_then_updates(
+    report: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    comment_env(monkeypatch, gh, WRITE_TOKEN)
+    argv = ["comment", "--report", str(report), "--pr", "7", "--key", "perf"]
+    assert main(argv) == 0
+    report.write_text("## perfgate: ✅ PASS\n")
+    assert main([*argv, "--expect-head-sha", HEAD_SHA, "--run-url", "https://x.test/run/1"]) == 0
+    [comment] = gh.comments_on(REPO, 7)
+    assert comment["body"].startswith(marker("perf") + "\n## perfgate: ✅ PASS")
+    assert "https://x.test/run/1" in comment["body"]
+    out = capsys.readouterr().out
+    assert "PR comment created" in out and "PR comment updated" in out
+    assert WRITE_TOKEN not in out
+
+
+def test_comment_command_refuses_a_pr_that_moved_on(
+    report: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    comment_env(monkeypatch, gh, WRITE_TOKEN)
+    argv = ["comment", "--report", str(report), "--pr", "7", "--expect-head-sha", "c" * 40]
+    assert main(argv) == 0
+    assert gh.comments_on(REPO, 7) == []
+    assert "not the measured commit" in capsys.readouterr().out
+
+
+def test_comment_command_read_only_token_warns_without_leaking(
+    report: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    comment_env(monkeypatch, gh, READ_TOKEN)
+    monkeypatch.setenv("MY_TOKEN", READ_TOKEN)
+    argv = ["comment", "--report", str(report), "--pr", "7", "--token-env", "MY_TOKEN"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "::warning::could not post the PR comment" in captured.out
+    assert READ_TOKEN not in captured.out + captured.err
+
+
+def test_comment_command_usage_errors(
+    report: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    comment_env(monkeypatch, gh, "")
+    assert main(["comment", "--report", str(report), "--pr", "7"]) == 2
+    assert "no token in $GITHUB_TOKEN" in capsys.readouterr().err
+    monkeypatch.setenv("GITHUB_TOKEN", WRITE_TOKEN)
+    assert main(["comment", "--report", str(report) + ".missing", "--pr", "7"]) == 2
+    assert gh.requests == []
