@@ -206,6 +206,7 @@ def test_could_not_measure_still_fails_and_says_so_in_the_comment(
     monkeypatch.setenv("INPUT_FAIL-ON", "never")
     assert run_action(check=FakeCheck(status=3)) == 3
     assert outputs(runner)["verdict"] == "error"
+    assert "could not finish" in Path(".perfgate/report.md").read_text()
     [comment] = gh.comments_on(REPO, 7)
     assert "could not finish the check (exit status 3)" in comment["body"]
 

@@ -132,9 +132,12 @@ def run_action(
         report = (
             report_file.read_text(encoding="utf-8") if finished and report_file.is_file() else ""
         )
+        if not report:
+            # Later steps (an artifact upload for the comment workflow) find a report either way.
+            report = _error_report(status, ctx.run_link())
+            report_file.parent.mkdir(parents=True, exist_ok=True)
+            report_file.write_text(report, encoding="utf-8")
     verdict = str(results.get("verdict") or "error")
-    if not report:
-        report = _error_report(status, ctx.run_link())
     failures = _annotate(results, Path(inputs.working_directory, inputs.config))
     workflow.append_summary(ctx.summary_path, comment_body.fit(report, comment_body.SUMMARY_LIMIT))
     rel = os.path.normpath(Path(inputs.working_directory, OUT_DIR))
