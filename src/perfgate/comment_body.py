@@ -46,6 +46,11 @@ def fit(report: str, limit: int, link: str | None = None) -> str:
     return _cut_tail(text, limit, link)
 
 
+def _where(link: str | None) -> str:
+    """Where a reader finds what was cut."""
+    return f"[the run]({link})" if link else "the job summary"
+
+
 def _top_level_details(text: str) -> list[tuple[int, int]]:
     """(start, end) of each outermost <details>...</details> block; nesting is counted."""
     spans: list[tuple[int, int]] = []
@@ -64,7 +69,7 @@ def _top_level_details(text: str) -> list[tuple[int, int]]:
 
 
 def _collapse_details(text: str, limit: int, link: str | None) -> str:
-    where = f"[the run]({link})" if link else "the job summary"
+    where = _where(link)
     for start, end in reversed(_top_level_details(text)):
         summary = _SUMMARY.search(text, start, end)
         title = summary.group(1).strip() if summary else "Details"
@@ -79,7 +84,7 @@ def _collapse_details(text: str, limit: int, link: str | None) -> str:
 
 
 def _cut_tail(text: str, limit: int, link: str | None) -> str:
-    where = f"[the run]({link})" if link else "the job summary"
+    where = _where(link)
     notice = f"\n\n*Report truncated to fit a comment; the full report is in {where}.*"
     lines = text.split("\n")
     kept: list[str] = []
@@ -89,16 +94,17 @@ def _cut_tail(text: str, limit: int, link: str | None) -> str:
         if used > limit:
             break
         kept.append(line)
-    while True:
-        result = "\n".join(kept) + _closers(kept) + notice
-        if github_length(result) <= limit or len(kept) <= 1:
-            break
+    while len(kept) > 1 and github_length(_with_closers(kept, notice)) > limit:
         kept.pop()
-    if github_length(result) > limit:
+    result = _with_closers(kept, notice)
+    if not kept or github_length(result) > limit:
         # Even the first line is too long: cut inside it rather than drop the verdict.
-        first = lines[0][: max(0, limit - github_length(notice))]
-        result = first + notice
+        result = lines[0][: max(0, limit - github_length(notice))] + notice
     return result
+
+
+def _with_closers(lines: list[str], notice: str) -> str:
+    return "\n".join(lines) + _closers(lines) + notice
 
 
 def _closers(lines: list[str]) -> str:
