@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
 
 from perfgate.action import ActionInputs, check_argv, gate_exit, read_inputs, run_action
 from perfgate.cli import main
 from perfgate.github import marker
 from perfgate.workflow import RunContext, read_context
+from tests.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
 
 Capsys = pytest.CaptureFixture[str]
 REPO = "acme/shop"

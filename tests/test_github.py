@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
 
 from perfgate import __version__
 from perfgate.comment_body import comment_body
@@ -20,6 +19,7 @@ from perfgate.github import (
     post_sticky_comment,
     pull_request_head_sha,
 )
+from tests.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
 
 REPO = "acme/shop"
 PR = PullRequest(REPO, 7)
