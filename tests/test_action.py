@@ -7,6 +7,7 @@ The action's check runner is a parameter: most tests hand it a stand-in that wri
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -277,6 +278,23 @@ def test_setup_runs_in_the_working_directory_and_its_failure_cannot_measure(
     check = FakeCheck("pass")
     assert run_action(check=check) == 3 and check.calls == []
     assert "::error::setup command failed with exit status 4" in capsys.readouterr().out
+
+
+def test_the_prs_code_never_sees_the_token(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INPUT_SETUP", "env > setup-env.txt")
+    seen: list[str] = []
+
+    def check(argv: list[str]) -> int:
+        seen.append(repr(dict(os.environ)))  # what the app under test would inherit
+        return FakeCheck("fail")(argv)
+
+    assert run_action(check=check) == 1
+    assert "INPUT_SETUP" in Path("setup-env.txt").read_text()
+    assert WRITE_TOKEN not in Path("setup-env.txt").read_text() + seen[0]
+    assert len(gh.comments_on(REPO, 7)) == 1  # the comment still used it
+    assert os.environ["INPUT_GITHUB-TOKEN"] == WRITE_TOKEN
 
 
 def test_bad_input_is_a_usage_error_in_one_line(

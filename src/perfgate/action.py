@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Mapping
-from contextlib import chdir
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import chdir, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ def run_action(
     workdir = Path(inputs.working_directory)
     if not workdir.is_dir():
         raise ConfigError(f"working-directory {inputs.working_directory!r} does not exist")
-    with chdir(workdir):
+    with chdir(workdir), _hidden_from_children("INPUT_GITHUB-TOKEN"):
         status = _setup(inputs.setup)
         if status == ExitStatus.OK:
             status = _run_check(check, check_argv(inputs, ctx))
@@ -154,6 +154,21 @@ def run_action(
     failing = exit_code != 0 or verdict in ("fail", "error")
     _comment(inputs, ctx, report, failing=failing, client_factory=client_factory)
     return exit_code
+
+
+@contextmanager
+def _hidden_from_children(name: str) -> Iterator[None]:
+    """Keep a variable out of the environment while the PR's code runs.
+
+    The setup command and the app under test (which inherits os.environ) are the PR's code; a
+    PR must not be able to read the token that may write comments.
+    """
+    saved = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[name] = saved
 
 
 def _setup(command: str) -> int:
