@@ -164,8 +164,10 @@ class CompareConfig(_Strict):
 
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     # Between-run spread assumed when the baseline history is too short to estimate it (log scale,
-    # roughly a coefficient of variation); see NOISE.md: runs minutes apart differ by ~15%.
-    noise_floor: float = Field(default=0.15, ge=0, le=2)
+    # roughly a coefficient of variation). NOISE.md measured a 15% CV between runs, but as a host
+    # flipping between a fast and a slow state up to 2x apart; 0.25 keeps such a flip from
+    # failing the gate against a single stored run, while a 3x slowdown still fails.
+    noise_floor: float = Field(default=0.25, ge=0, le=2)
     strict: bool = False
 
 

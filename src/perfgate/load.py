@@ -93,11 +93,13 @@ def _summarize(
 ) -> LoadLevel:
     errors: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
+    # Throughput per window: one-second windows, shorter for short runs so there are at least 5.
+    window_s = min(1.0, elapsed / 5)
     windows: Counter[int] = Counter()
     per_endpoint: list[list[float]] = [[] for _ in endpoints]
     per_endpoint_errors = [0] * len(endpoints)
     for finished, i, outcome in records:
-        windows[int(finished - measure_from)] += 1
+        windows[int((finished - measure_from) / window_s)] += 1
         if outcome.status is not None:
             statuses[str(outcome.status)] += 1
         if _is_success(endpoints[i], outcome):
@@ -107,7 +109,7 @@ def _summarize(
             per_endpoint_errors[i] += 1
     good = [v for values in per_endpoint for v in values]
     total = len(records)
-    whole_seconds = int(elapsed)
+    whole_windows = int(elapsed / window_s)
     return LoadLevel(
         concurrency=concurrency,
         duration_s=round(elapsed, 3),
@@ -117,7 +119,7 @@ def _summarize(
         latency_ms=_latency_points(good),
         errors=dict(sorted(errors.items())),
         status_codes=dict(sorted(statuses.items())),
-        window_rps=[float(windows.get(s, 0)) for s in range(whole_seconds)],
+        window_rps=[round(windows.get(w, 0) / window_s, 2) for w in range(whole_windows)],
         client_cpu_us_per_request=round(cpu_used / total * 1e6, 1) if total else 0.0,
         endpoints=[
             LoadEndpoint(
