@@ -16,11 +16,13 @@ from types import FrameType
 
 from perfgate import __version__
 from perfgate.action import run_action
+from perfgate.charts import baseline_points
 from perfgate.comment import run_comment
 from perfgate.config import DEFAULT_CONFIG, Config, load_config
 from perfgate.diagnose import diagnose
 from perfgate.errors import ExitStatus, Interrupted, MeasurementError, PerfgateError
 from perfgate.gate import judge
+from perfgate.html_report import render_html
 from perfgate.measure import measure
 from perfgate.report import render_markdown, verdict_line
 from perfgate.results import (
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="render a results file")
     report.add_argument("results_file", type=Path, metavar="RESULTS")
-    report.add_argument("--format", choices=["md", "json"], default="md")
+    report.add_argument("--format", choices=["md", "html", "json"], default="md")
     report.set_defaults(handler=cmd_report)
 
     action = sub.add_parser("action", help="run as a GitHub Action step (INPUT_* and GITHUB_*)")
@@ -143,9 +145,11 @@ def judge_and_write(
         baseline_runs=verdict.baseline_runs,
         run=run,
         findings=diagnose(run),
+        baseline_load=baseline_points(baseline.runs) if baseline else [],
     )
     save(out / "results.json", results)
     write_atomic(out / "report.md", render_markdown(results))
+    write_atomic(out / "report.html", render_html(results))
     print(verdict_line(results).removeprefix("## "))
     for c in results.checks:
         if c.status in ("fail", "inconclusive"):
@@ -190,6 +194,8 @@ def cmd_report(args: argparse.Namespace) -> ExitStatus:
     results = load_results(args.results_file)
     if args.format == "json":
         print(results.model_dump_json(indent=2))
+    elif args.format == "html":
+        print(render_html(results), end="")
     else:
         print(render_markdown(results), end="")
     return ExitStatus.OK

@@ -75,7 +75,7 @@ def n_plus_one(profile: EndpointProfile) -> list[Finding]:
             evidence={"statement_runs": shape.count, "queries_per_request": total,
                       "statement_time_ms": shape.time_ms},
             recommendation=(
-                f"Load the related rows for all parents at once (a JOIN, or one `IN (...)` query; "
+                f"Load the related rows for all parents at once (a JOIN, or one IN (...) query; "
                 f"in SQLAlchemy selectinload()/joinedload(), or one GROUP BY over all parents) "
                 f"and group them in Python: {total} statements per request become about {after}."
             ),
@@ -100,7 +100,7 @@ def large_payload(profile: EndpointProfile) -> list[Finding]:
         title=f"Large uncompressed response: {size / 1024:.0f} KiB",
         evidence=evidence,
         recommendation=(
-            "Answer `Accept-Encoding: gzip` with compressed bodies (a compression middleware or "
+            "Answer Accept-Encoding: gzip with compressed bodies (a compression middleware or "
             f"the reverse proxy), or paginate / trim fields.{saving}"
         ),
     )]  # fmt: skip
@@ -149,7 +149,8 @@ def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
                 f"{min(capacity, run.environment.cpus)} request(s) at a time at {service:.1f} ms "
                 f"each would allow ~{ceiling:.0f} req/s, yet throughput stays at {high.rps:.0f}: "
                 "something serializes requests: a lock, SQLite's single writer (use WAL mode, "
-                "keep writes short), or the GIL when threads do CPU work (use processes)."
+                "keep writes short), the GIL when threads do CPU work (use processes), or other "
+                "processes on this machine took the CPUs (a shared runner: compare a quiet run)."
             )
         else:
             advice = (
@@ -227,8 +228,9 @@ def queueing(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
     note = ""
     if in_flight < 0.8 * top.concurrency:
         note = (
-            f" Only {in_flight:.0f} of {top.concurrency} connections were busy on average "
-            "(rps x latency): the load generator itself lagged, so these figures understate load."
+            f" Only {in_flight:.0f} of {top.concurrency} connections had a request in flight on "
+            "average (rps x latency): time went to the client's own work or to reconnecting, so "
+            "the server saw less load than the connection count says."
         )
     return [Finding(
         endpoint="all", kind="latency_queueing", severity=severity,

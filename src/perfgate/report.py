@@ -3,20 +3,22 @@ the tables, then how it was measured. A pure function of the results file."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 
+from perfgate.charts import Chart, mermaid
+from perfgate.diagnose import rating
+from perfgate.markdown_text import cell
+from perfgate.report_findings import (
+    findings_details,
+    findings_summary,
+    load_charts_section,
+    queries_details,
+    ratings_legend,
+)
 from perfgate.results import Check, EndpointProfile, LoadLevel, ResultsFile
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖"}
 STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
-
-
-def cell(text: object) -> str:
-    """Make untrusted text safe inside a table cell: no HTML, no pipes, no mentions, one line."""
-    value = str(text).replace("\r", " ").replace("\n", " ")
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    value = value.replace("|", "\\|").replace("`", "\\`")
-    return re.sub(r"@(?=\w)", "@\u200b", value)
 
 
 def verdict_line(results: ResultsFile) -> str:
@@ -26,16 +28,35 @@ def verdict_line(results: ResultsFile) -> str:
     return f"## perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'})"
 
 
-def render_markdown(results: ResultsFile) -> str:
+def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermaid) -> str:
+    """The report: verdict, changed checks and findings first; the rest folded in <details>.
+
+    `chart` draws each chart (mermaid for GitHub; the HTML report passes its own SVG renderer).
+    """
     run = results.run
     parts = [verdict_line(results), ""]
     if results.baseline_runs:
         parts.append(f"Compared with a baseline of {results.baseline_runs} run(s).")
     parts += [f"- {note}" for note in results.notes]
-    parts += ["", *_checks_table(results.checks)]
-    parts += ["", *_profile_table(run.endpoints, results)]
+    parts += ["", *_changed(results.checks)]
+    if results.findings:
+        parts += ["", *findings_summary(results.findings)]
+    if results.checks:
+        parts += [
+            "",
+            *details(f"All checks ({len(results.checks)})", _checks_table(results.checks)),
+        ]
+    if results.findings:
+        parts += ["", *findings_details(results.findings)]
+    parts += ["", *details("Sequential profile", _profile_table(run.endpoints, results))]
+    statements = queries_details(run.endpoints, run.queries_note)
+    if statements:
+        parts += ["", *statements]
     if run.load:
-        parts += ["", *_load_table(run.load)]
+        parts += ["", *details("Load test", _load_table(run.load))]
+    charts = load_charts_section(results, chart)
+    if charts:
+        parts += ["", *charts]
     env = run.environment
     parts += [
         "",
@@ -50,6 +71,22 @@ def render_markdown(results: ResultsFile) -> str:
         "</details>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def details(summary: str, lines: list[str]) -> list[str]:
+    """A collapsed section; the blank lines let GitHub render the markdown inside it."""
+    return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
+
+
+def _changed(checks: list[Check]) -> list[str]:
+    """The checks a reviewer must look at (failed or inconclusive), before anything else."""
+    if not checks:
+        return ["No checks were configured."]
+    flagged = [c for c in checks if c.status in ("fail", "inconclusive")]
+    if not flagged:
+        judged = sum(1 for c in checks if c.status == "pass")
+        return [f"All {judged} judged check(s) pass; nothing changed beyond its tolerance."]
+    return _checks_table(flagged, "### What needs a look")
 
 
 def _fmt(value: float | None, spec: str = ".3g") -> str:
@@ -68,19 +105,23 @@ def header(*names: str) -> list[str]:
     return [row(*names), row(*["---"] * len(names))]
 
 
-def _checks_table(checks: list[Check]) -> list[str]:
-    if not checks:
-        return ["No checks were configured."]
+def _checks_table(checks: list[Check], title: str = "") -> list[str]:
     ordered = sorted(checks, key=lambda c: STATUS_ORDER[c.status])
     lines = [
-        "### Checks",
-        "",
+        *([title, ""] if title else []),
         *header("", "endpoint", "phase", "metric", "baseline", "current", "change (90% CI)",
                 "limit", "p (Holm)", "why"),
     ]  # fmt: skip
     for c in ordered:
-        if c.kind == "relative":
-            change = f"{_pct(c.change)} ({_pct(c.ci_low)} .. {_pct(c.ci_high)})"
+        if c.kind == "relative" and c.metric == "queries_per_request":
+            # an exact count: the change is a number of statements, the limit the allowed growth
+            change = (
+                "-" if c.current is None or c.baseline is None else f"{c.current - c.baseline:+g}"
+            )
+            limit = f"+{c.limit:g}" if c.limit is not None else "-"
+        elif c.kind == "relative":
+            interval = "" if c.ci_low is None else f" ({_pct(c.ci_low)} .. {_pct(c.ci_high)})"
+            change = f"{_pct(c.change)}{interval}"
             limit = f"±{c.limit:.0%}" if c.limit is not None else "-"
         else:
             change, limit = "-", _fmt(c.limit, ".4g")
@@ -93,29 +134,27 @@ def _checks_table(checks: list[Check]) -> list[str]:
 
 def _profile_table(profiles: list[EndpointProfile], results: ResultsFile) -> list[str]:
     lines = [
-        "### Sequential profile (ms)",
-        "",
-        "| endpoint | requests | median | p95 | p99 | mean | stdev | min | max | errors | bytes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        *header("endpoint", "requests", "median", "p95", "p99", "mean", "stdev", "min", "max",
+                "errors", "bytes", "SQL/req", "rating"),
+    ]  # fmt: skip
     for p in profiles:
         s = p.latency_ms
         errors = ", ".join(f"{k}: {v}" for k, v in p.errors.items()) or "0"
         if s is None:
-            figures = " | ".join(["-"] * 7)
+            figures = ["-"] * 7
         else:
-            figures = " | ".join(
-                _fmt(v) for v in (s.median, s.p95, s.p99, s.mean, s.stdev, s.min, s.max)
-            )
+            figures = [_fmt(v) for v in (s.median, s.p95, s.p99, s.mean, s.stdev, s.min, s.max)]
+        queries = "-" if p.queries_per_request is None else f"{p.queries_per_request:g}"
         lines.append(
-            f"| {cell(p.name)} `{p.method} {cell(p.path)}` | {p.requests} | {figures}"
-            f" | {cell(errors)} | {p.bytes_mean:.0f} |"
-        )
+            row(f"{cell(p.name)} ({p.method} {cell(p.path)})", p.requests, *figures, cell(errors),
+                f"{p.bytes_mean:.0f}", queries, rating(s.p95 if s else None) or "-")
+        )  # fmt: skip
     trials = len(profiles[0].trial_medians_ms) if profiles else 0
     lines += [
         "",
-        f"Measured one request at a time over one keep-alive connection, in {trials} trial(s) per "
-        "endpoint after a warm-up; relative checks compare per-trial medians and p95s.",
+        f"Milliseconds, one request at a time over one keep-alive connection, in {trials} trial(s) "
+        "per endpoint after a warm-up; relative checks compare per-trial medians and p95s. "
+        + ratings_legend(),
     ]
     return lines
 
