@@ -146,7 +146,7 @@ def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
         if high.rps < 0.5 * ceiling:
             severity = "HIGH"
             advice = (
-                f"{min(capacity, run.environment.cpus)} request(s) at a time at {service:.1f} ms "
+                f"{parallel} request(s) at a time at {service:.1f} ms "
                 f"each would allow ~{ceiling:.0f} req/s, yet throughput stays at {high.rps:.0f}: "
                 "something serializes requests: a lock, SQLite's single writer (use WAL mode, "
                 "keep writes short), the GIL when threads do CPU work (use processes), or other "
@@ -154,9 +154,9 @@ def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
             )
         else:
             advice = (
-                f"Throughput is near what {capacity} worker slot(s) at {service:.1f} ms per "
-                f"request allow (~{ceiling:.0f} req/s): more capacity (workers, up to the CPUs) "
-                "or cheaper requests raise it; more connections do not."
+                f"Throughput reached about what {parallel} request(s) at a time at "
+                f"{service:.1f} ms each allow (~{ceiling:.0f} req/s): more capacity (workers, "
+                "up to the CPUs) or cheaper requests raise it; more connections do not."
             )
     return [Finding(
         endpoint="all", kind="throughput_plateau", severity=severity,

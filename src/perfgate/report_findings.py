@@ -60,7 +60,7 @@ def findings_details(findings: list[Finding]) -> list[str]:
 def queries_details(profiles: list[EndpointProfile], note: str | None) -> list[str]:
     counted = [p for p in profiles if p.queries is not None]
     if not counted:
-        return [f"SQL statements per request: not counted ({cell(note)})."] if note else []
+        return [f"SQL statements per request were not counted: {cell(note)}."] if note else []
     lines = [
         "<details><summary>SQL statements per request</summary>",
         "",
@@ -69,7 +69,7 @@ def queries_details(profiles: list[EndpointProfile], note: str | None) -> list[s
     ]
     for p in counted:
         assert p.queries is not None
-        top = p.queries.shapes[0] if p.queries.shapes else None
+        top = max(p.queries.shapes, key=lambda shape: shape.count, default=None)
         shape = "-"
         if top is not None:
             text = top.shape if len(top.shape) <= SHAPE_CHARS else top.shape[:SHAPE_CHARS] + "..."
