@@ -62,7 +62,8 @@ def minimal() -> ResultsFile:
     note = "SQL statements are counted only when perfgate runs the app itself (app.target)"
     measured = run([profile("health", mean_ms=1.2)], workers=None, queries_note=note)
     check = Check(endpoint="health", phase="profile", metric="p95_ms", kind="absolute",
-                  status="pass", current=1.8, limit=20, message="1.8 ms <= limit 20 ms")  # fmt: skip
+                  status="pass", current=1.8, limit=20,
+                  message="1.8 ms <= limit 20 ms")  # fmt: skip
     return ResultsFile(verdict="pass", checks=[check], run=measured, notes=["No baseline."])
 
 
