@@ -23,6 +23,7 @@ from perfgate.diagnose import diagnose
 from perfgate.errors import ExitStatus, Interrupted, MeasurementError, PerfgateError
 from perfgate.gate import judge
 from perfgate.html_report import render_html
+from perfgate.loadcli import add_parser as add_load_parser
 from perfgate.measure import measure
 from perfgate.report import render_markdown, verdict_line
 from perfgate.results import (
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     comment.set_defaults(handler=lambda a: run_comment(
         a.report, a.pr, repo=a.repo, key=a.key, token_env=a.token_env,
         expect_head_sha=a.expect_head_sha, run_link=a.run_url))  # fmt: skip
+
+    add_load_parser(sub)
     return parser
 
 

@@ -101,6 +101,9 @@ class LoadConfig(_Strict):
     duration_s: float = Field(default=5.0, gt=0, le=3600)
     warmup_s: float = Field(default=0.5, ge=0, le=600)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # Requests per second on a fixed schedule (the open model); None keeps the closed loop.
+    # Each level's concurrency is then the number of connections the schedule may use.
+    rate: float | None = Field(default=None, gt=0, le=1_000_000)
 
     @field_validator("concurrency")
     @classmethod

@@ -1,17 +1,27 @@
-"""A lean HTTP/1.1 client over asyncio streams, shared by the profiler and the load engine.
+"""A lean HTTP/1.1 client on asyncio transports, shared by the profiler and the load engine.
 
-Why not requests: at ~1 ms of client CPU per request it would measure itself on a 2-core runner.
-This client pre-builds each request's bytes, keeps the connection alive where the server allows
-and reconnects where it answers `Connection: close` (gunicorn's sync workers always do).
-Client-side failures are kept apart from server answers by `ErrorKind`.
+Why not requests (or asyncio streams): on a 2-core runner the client shares the CPU with the app
+it measures, so every microsecond of client work per request is taken from the server. Here a
+request is pre-built bytes written to the transport, and the response is parsed as it arrives in
+`data_received` (status line and the three headers that matter found with bytes searches), with
+one future per request. Timeouts come from a shared `Watchdog` sweep rather than a task plus a
+timer per request (`asyncio.wait_for`).
+
+Keep-alive is used where the server allows it; where it answers `Connection: close` (gunicorn's
+sync workers always do) the next request opens a new connection. A reused connection that the
+server closed while idle is retried once on a fresh one, since that is not the server failing
+the request. Client-side failures are kept apart from server answers by `ErrorKind`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint
@@ -25,6 +35,18 @@ class ErrorKind(StrEnum):
     RESET = "connection_reset"
     PROTOCOL = "protocol_error"
     STATUS = "unexpected_status"
+    PORTS = "ephemeral_ports_exhausted"
+    FILES = "client_file_limit"
+    DROPPED = "dropped"
+
+
+class ClientError(Exception):
+    """A request that got no (complete, valid) answer; `kind` says why."""
+
+    def __init__(self, kind: ErrorKind, detail: str = "", stale: bool = False) -> None:
+        super().__init__(f"{kind.value}: {detail}" if detail else kind.value)
+        self.kind = kind
+        self.stale = stale  # the server closed before sending a single byte of the answer
 
 
 @dataclass(frozen=True)
@@ -41,19 +63,32 @@ class Outcome:
 class Target:
     host: str
     port: int
+    address: str = ""  # the resolved IP, so connecting does not resolve the name each time
 
     @classmethod
     def from_url(cls, base_url: str) -> Target:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"only http:// URLs are supported, got {base_url!r}")
-        return cls(parts.hostname, parts.port or 80)
+        try:
+            port = parts.port or 80
+        except ValueError:
+            raise ValueError(f"bad port in {base_url!r}") from None
+        return cls(parts.hostname, port)
+
+    def resolved(self) -> Target:
+        """This target with its address looked up once (raises OSError if it cannot be)."""
+        if self.address:
+            return self
+        info = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        return Target(self.host, self.port, str(info[0][4][0]))
 
 
 def build_request(target: Target, endpoint: Endpoint) -> bytes:
     body = (endpoint.body or "").encode()
+    host = target.host if ":" not in target.host else f"[{target.host}]"
     headers = {
-        "Host": f"{target.host}:{target.port}",
+        "Host": f"{host}:{target.port}",
         "User-Agent": "perfgate",
         "Accept": "*/*",
         **endpoint.headers,
@@ -69,97 +104,333 @@ class ProtocolError(Exception):
     pass
 
 
+# Parser states.
+_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _UNTIL_EOF = range(6)
+
+
+class _HttpProtocol(asyncio.Protocol):
+    """Parses one response at a time and resolves `waiter` with the status code."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[int] | None = None
+        self.closed = False
+        self.buffer = b""
+        self.state = _HEAD
+        self.remaining = 0
+        self.head_only = False
+        self.status = 0
+        self.nbytes = 0
+        self.keep_alive = True
+        self.got_bytes = False
+
+    def start(self, waiter: asyncio.Future[int], head_only: bool) -> None:
+        self.waiter = waiter
+        self.head_only = head_only
+        self.state = _HEAD
+        self.got_bytes = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, but they behave as one.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.waiter is None:
+            return
+        if self.state == _UNTIL_EOF:
+            self._complete()
+        else:
+            detail = "closed before the answer was complete"
+            self._fail(ClientError(ErrorKind.RESET, detail, stale=not self.got_bytes))
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        if self.waiter is not None and self.state == _UNTIL_EOF:
+            self._complete()
+        return False  # let the transport close itself
+
+    def data_received(self, data: bytes) -> None:
+        if self.waiter is None:
+            # Bytes nobody asked for: the connection cannot be trusted for the next request.
+            self.closed = True
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self.got_bytes = True
+        if self.buffer:
+            data = self.buffer + data
+            self.buffer = b""
+        try:
+            self._feed(data)
+        except (ProtocolError, ValueError) as exc:
+            self._fail(ClientError(ErrorKind.PROTOCOL, str(exc)[:120]))
+            self.abort()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _fail(self, error: ClientError) -> None:
+        waiter, self.waiter = self.waiter, None
+        self.buffer = b""
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def _complete(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        self.state = _HEAD
+        if not self.keep_alive:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(self.status)
+
+    def _feed(self, data: bytes) -> None:
+        pos, size = 0, len(data)
+        while True:
+            state = self.state
+            if state == _HEAD:
+                end = data.find(b"\r\n\r\n", pos)
+                if end < 0:
+                    self._keep(data, pos)
+                    return
+                done = self._parse_head(data[pos : end + 2])
+                pos = end + 4
+                if done:
+                    self._complete()
+                    return
+            elif state == _LENGTH:
+                available = size - pos
+                if available >= self.remaining:
+                    self._complete()
+                    return
+                self.remaining -= available
+                return
+            elif state == _CHUNK_SIZE:
+                end = data.find(b"\r\n", pos)
+                if end < 0:
+                    self._keep(data, pos)
+                    return
+                chunk = int(data[pos:end].split(b";", 1)[0], 16)
+                if chunk < 0:
+                    raise ProtocolError("negative chunk size")
+                pos = end + 2
+                self.nbytes += chunk
+                if chunk == 0:
+                    self.state = _TRAILER
+                else:
+                    self.remaining = chunk + 2  # the chunk and its CRLF
+                    self.state = _CHUNK_DATA
+            elif state == _CHUNK_DATA:
+                available = size - pos
+                if available < self.remaining:
+                    self.remaining -= available
+                    return
+                pos += self.remaining
+                self.state = _CHUNK_SIZE
+            elif state == _TRAILER:
+                end = data.find(b"\r\n", pos)
+                if end < 0:
+                    self._keep(data, pos)
+                    return
+                if end == pos:
+                    self._complete()
+                    return
+                pos = end + 2
+            else:  # _UNTIL_EOF
+                self.nbytes += size - pos
+                return
+
+    def _keep(self, data: bytes, pos: int) -> None:
+        rest = data[pos:]
+        if len(rest) > MAX_HEADER_BYTES:
+            raise ProtocolError("header or chunk line longer than 64 KiB")
+        self.buffer = rest
+
+    def _parse_head(self, head: bytes) -> bool:
+        """Read the status line and framing headers; True when the answer has no body."""
+        if head[:7] != b"HTTP/1." or head[8:9] != b" " or not head[9:12].isdigit():
+            raise ProtocolError(f"bad status line {head[:40]!r}")
+        status = int(head[9:12])
+        if 100 <= status < 200 and status != 101:
+            return False  # an interim answer: the real one follows
+        lower = head.lower()
+        keep_alive = head[7:8] == b"1"
+        value = _header(lower, b"\r\nconnection:")
+        if value is not None:
+            keep_alive = b"close" not in value and (keep_alive or b"keep-alive" in value)
+        chunked = b"chunked" in (_header(lower, b"\r\ntransfer-encoding:") or b"")
+        length = _header(lower, b"\r\ncontent-length:")
+        self.status = status
+        self.keep_alive = keep_alive
+        self.nbytes = 0
+        if self.head_only or status in (204, 304):
+            return True
+        if chunked:
+            self.state = _CHUNK_SIZE
+        elif length is not None:
+            length = length.strip()
+            if not length.isdigit():
+                raise ProtocolError(f"bad Content-Length {length[:20]!r}")
+            self.nbytes = self.remaining = int(length)
+            if not self.remaining:
+                return True
+            self.state = _LENGTH
+        else:
+            self.state = _UNTIL_EOF
+            self.keep_alive = False
+        return False
+
+
+def _header(lower_head: bytes, name: bytes) -> bytes | None:
+    start = lower_head.find(name)
+    if start < 0:
+        return None
+    start += len(name)
+    return lower_head[start : lower_head.find(b"\r\n", start)]
+
+
+class Watchdog:
+    """Times out requests of many connections with one periodic sweep (cheap per request)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self.connections: list[Connection] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.interval_s)
+            now = loop.time()
+            for connection in self.connections:
+                if connection.deadline < now:
+                    connection.expire()
+
+
 class Connection:
     """One keep-alive connection that reopens itself when the server closed it."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, watchdog: Watchdog | None = None) -> None:
         self.target = target
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self.deadline = float("inf")
+        self.nbytes = 0
+        self._protocol: _HttpProtocol | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._timed_out = False
+        self._watchdog = watchdog
+        if watchdog is not None:
+            watchdog.connections.append(self)
 
     async def request(self, raw: bytes, timeout: float, head_only: bool = False) -> Outcome:
+        """Send one request and wait for its answer; never raises for client-side failures."""
         start = time.perf_counter()
         try:
-            status, nbytes = await asyncio.wait_for(self._exchange(raw, head_only), timeout)
-            return Outcome(time.perf_counter() - start, status, nbytes, None)
-        except TimeoutError:
-            kind = ErrorKind.TIMEOUT
-        except ConnectionRefusedError:
-            kind = ErrorKind.CONNECT
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
-            kind = ErrorKind.RESET
-        except (ProtocolError, ValueError, asyncio.LimitOverrunError):
-            kind = ErrorKind.PROTOCOL
-        await self.close()
-        return Outcome(time.perf_counter() - start, None, 0, kind)
+            status = await self.exchange(raw, timeout, head_only)
+        except ClientError as exc:
+            return Outcome(time.perf_counter() - start, None, 0, exc.kind)
+        return Outcome(time.perf_counter() - start, status, self.nbytes, None)
 
-    async def _exchange(self, raw: bytes, head_only: bool) -> tuple[int, int]:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(
-                self.target.host, self.target.port, limit=MAX_HEADER_BYTES
+    async def exchange(self, raw: bytes, timeout: float, head_only: bool = False) -> int:
+        """Send one request; return the status or raise ClientError. Body size in `nbytes`."""
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self._timed_out = False
+        self.deadline = loop.time() + timeout
+        timer = None if self._watchdog else loop.call_at(self.deadline, self.expire)
+        try:
+            try:
+                return await self._exchange_once(loop, raw, head_only, retry=True)
+            except asyncio.CancelledError:
+                if not self._timed_out:
+                    raise
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                self._drop()
+                raise ClientError(ErrorKind.TIMEOUT, f"no answer within {timeout:g} s") from None
+        finally:
+            self.deadline = float("inf")
+            self._task = None
+            if timer is not None:
+                timer.cancel()
+
+    async def _exchange_once(
+        self, loop: asyncio.AbstractEventLoop, raw: bytes, head_only: bool, retry: bool
+    ) -> int:
+        protocol = self._protocol
+        fresh = protocol is None or protocol.closed
+        if fresh:
+            protocol = await self._connect(loop)
+        assert protocol is not None and protocol.transport is not None
+        waiter: asyncio.Future[int] = loop.create_future()
+        protocol.start(waiter, head_only)
+        protocol.transport.write(raw)
+        try:
+            status = await waiter
+        except ClientError as exc:
+            self._drop()
+            if exc.stale and not fresh and retry:
+                # The server closed an idle keep-alive connection as we reused it.
+                return await self._exchange_once(loop, raw, head_only, retry=False)
+            raise
+        self.nbytes = protocol.nbytes
+        return status
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _HttpProtocol:
+        self._drop()
+        try:
+            _, protocol = await loop.create_connection(
+                _HttpProtocol, self.target.address or self.target.host, self.target.port
             )
-        assert self._reader is not None
-        self._writer.write(raw)
-        await self._writer.drain()
-        status, length, chunked, keep_alive = _parse_head(await self._reader.readuntil(b"\r\n\r\n"))
-        if head_only or status in (204, 304) or 100 <= status < 200:
-            nbytes = 0
-        elif chunked:
-            nbytes = await _read_chunked(self._reader)
-        elif length is not None:
-            await self._reader.readexactly(length)
-            nbytes = length
-        else:
-            nbytes = len(await self._reader.read())
-            keep_alive = False
-        if not keep_alive:
-            await self.close()
-        return status, nbytes
+        except ConnectionRefusedError as exc:
+            raise ClientError(ErrorKind.CONNECT, str(exc)) from None
+        except OSError as exc:
+            raise ClientError(connect_error_kind(exc), str(exc)) from None
+        self._protocol = protocol
+        return protocol
+
+    def expire(self) -> None:
+        """Called by the watchdog or timer once the deadline passed: cancel the waiting task."""
+        if self._task is not None and not self._timed_out:
+            self._timed_out = True
+            self._task.cancel()
+
+    def _drop(self) -> None:
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            protocol.waiter = None
+            protocol.abort()
 
     async def close(self) -> None:
-        writer, self._writer, self._reader = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None and protocol.transport is not None:
+            protocol.transport.close()
+        if self._watchdog is not None and self in self._watchdog.connections:
+            self._watchdog.connections.remove(self)
 
 
-def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-        raise ProtocolError(f"bad status line {lines[0][:80]!r}")
-    status = int(parts[1])
-    keep_alive = parts[0] == "HTTP/1.1"
-    length: int | None = None
-    chunked = False
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        name = name.strip().lower()
-        value = value.strip().lower()
-        if name == "content-length":
-            length = int(value)
-        elif name == "transfer-encoding":
-            chunked = "chunked" in value
-        elif name == "connection":
-            keep_alive = "close" not in value and (keep_alive or "keep-alive" in value)
-    return status, length, chunked, keep_alive
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> int:
-    total = 0
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";")[0].strip(), 16)
-        if size == 0:
-            # Trailers end with an empty line.
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                pass
-            return total
-        await reader.readexactly(size + 2)
-        total += size
+def connect_error_kind(exc: OSError) -> ErrorKind:
+    """Tell client-side limits (ports, file descriptors) apart from a server that refuses."""
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return ErrorKind.PORTS
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return ErrorKind.FILES
+    return ErrorKind.CONNECT
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

@@ -1,134 +1,316 @@
-"""Closed-loop load: N concurrent keep-alive connections for a fixed time, per level.
+"""The load engine: N connections for a fixed time per level, closed loop or open at a rate.
 
-Each connection sends its next request as soon as the previous one is answered, cycling over
-the endpoints. Requests that started in the warm-up seconds are not counted.
+Closed loop (`load.rate` unset): each connection sends its next request as soon as the previous
+one is answered, cycling over the endpoints. Open model (`load.rate` set): requests are due on a
+fixed schedule (`rate` per second over all connections); a free connection takes the oldest due
+request, and its latency is counted from when it was due, not from when it could be sent, so a
+server stall shows up in the figures instead of being hidden (coordinated omission). A request
+that could not be sent within `timeout_s` of its due time, because every connection was busy, is
+dropped and counted. Requests due (or sent) in the warm-up seconds are not counted.
+
+Latencies go into fixed-size histograms (perfgate.histogram), so memory does not grow with the
+run. Each level also measures the client's own CPU and checks its limits (perfgate.netlimits),
+and says so in `notes` when the client rather than the app may have been the limit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections import Counter
+from collections.abc import Callable
 
 from perfgate.config import Endpoint, LoadConfig
+from perfgate.histogram import LogHistogram
 from perfgate.httpclient import (
+    ClientError,
     Connection,
     ErrorKind,
-    Outcome,
     Target,
+    Watchdog,
     build_request,
     new_event_loop,
 )
+from perfgate.netlimits import ensure_file_limit, port_pressure
 from perfgate.results import LoadEndpoint, LoadLevel
-from perfgate.stats import percentile
 
-LATENCY_POINTS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
+LATENCY_POINTS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
+# One Python thread cannot use more than one core; near that, the client is the bottleneck.
+CLIENT_BUSY_SHARE = 0.85
+# An open-model run that achieved less than this share of its target rate fell behind.
+RATE_SHORTFALL = 0.95
+# After a connect-type failure, pause briefly so a refusing server is not hammered in a hot loop.
+CONNECT_BACKOFF_S = 0.001
+# Event-loop timers tick in milliseconds (uvloop): wake half a tick early rather than late.
+TIMER_SLACK_S = 0.0005
+# Once the window is over, a request still waiting for a connection is sent only if it is due
+# less than this long ago; the rest count as dropped, so an overloaded run ends on time.
+END_GRACE_S = 0.25
+_CONNECT_KINDS = (ErrorKind.CONNECT, ErrorKind.PORTS, ErrorKind.FILES)
 
-
-def run_load(base_url: str, endpoints: list[Endpoint], config: LoadConfig) -> list[LoadLevel]:
-    target = Target.from_url(base_url)
-    levels = []
-    for concurrency in config.concurrency:
-        loop = new_event_loop()
-        try:
-            levels.append(
-                loop.run_until_complete(_run_level(target, endpoints, config, concurrency))
-            )
-        finally:
-            loop.close()
-    return levels
-
-
-async def _run_level(
-    target: Target, endpoints: list[Endpoint], config: LoadConfig, concurrency: int
-) -> LoadLevel:
-    raw = [build_request(target, e) for e in endpoints]
-    records: list[tuple[float, int, Outcome]] = []  # (finish time, endpoint index, outcome)
-    start = time.perf_counter()
-    measure_from = start + config.warmup_s
-    stop_at = measure_from + config.duration_s
-    cpu_before = time.process_time()
-
-    async def worker(offset: int) -> None:
-        connection = Connection(target)
-        index = offset
-        try:
-            while True:
-                sent = time.perf_counter()
-                if sent >= stop_at:
-                    return
-                i = index % len(raw)
-                outcome = await connection.request(raw[i], config.timeout_s)
-                if sent >= measure_from:
-                    records.append((time.perf_counter(), i, outcome))
-                index += 1
-        finally:
-            await connection.close()
-
-    await asyncio.gather(*(worker(n) for n in range(concurrency)))
-    cpu_used = time.process_time() - cpu_before
-    elapsed = max(time.perf_counter() - measure_from, 1e-9)
-    return _summarize(endpoints, records, concurrency, elapsed, measure_from, cpu_used)
+# Called about once a second while a level runs: (seconds since the level started, requests).
+Progress = Callable[[float, int], None]
 
 
-def _is_success(endpoint: Endpoint, outcome: Outcome) -> bool:
-    return outcome.error is None and outcome.status in endpoint.expect_status
+def run_load(
+    base_url: str, endpoints: list[Endpoint], config: LoadConfig, progress: Progress | None = None
+) -> list[LoadLevel]:
+    """Run every configured level, one after another, each on a fresh event loop."""
+    return [run_level(base_url, endpoints, config, c, progress) for c in config.concurrency]
 
 
-def _latency_points(latencies_ms: list[float]) -> dict[str, float]:
-    if not latencies_ms:
-        return {}
-    points = {name: round(percentile(latencies_ms, q), 4) for name, q in LATENCY_POINTS.items()}
-    # The mean is what Little's law (in-flight = rate x mean latency) needs; see diagnose.py.
-    return {**points, "mean": round(sum(latencies_ms) / len(latencies_ms), 4)}
-
-
-def _summarize(
+def run_level(
+    base_url: str,
     endpoints: list[Endpoint],
-    records: list[tuple[float, int, Outcome]],
+    config: LoadConfig,
     concurrency: int,
-    elapsed: float,
-    measure_from: float,
-    cpu_used: float,
+    progress: Progress | None = None,
 ) -> LoadLevel:
-    errors: Counter[str] = Counter()
-    statuses: Counter[str] = Counter()
-    # Throughput per window: one-second windows, shorter for short runs so there are at least 5.
-    window_s = min(1.0, elapsed / 5)
-    windows: Counter[int] = Counter()
-    per_endpoint: list[list[float]] = [[] for _ in endpoints]
-    per_endpoint_errors = [0] * len(endpoints)
-    for finished, i, outcome in records:
-        windows[int((finished - measure_from) / window_s)] += 1
-        if outcome.status is not None:
-            statuses[str(outcome.status)] += 1
-        if _is_success(endpoints[i], outcome):
-            per_endpoint[i].append(outcome.latency_s * 1000)
-        else:
-            errors[(outcome.error or ErrorKind.STATUS).value] += 1
-            per_endpoint_errors[i] += 1
-    good = [v for values in per_endpoint for v in values]
-    total = len(records)
-    whole_windows = int(elapsed / window_s)
-    return LoadLevel(
-        concurrency=concurrency,
-        duration_s=round(elapsed, 3),
-        requests=total,
-        rps=round(total / elapsed, 2),
-        success_rate=len(good) / total if total else 0.0,
-        latency_ms=_latency_points(good),
-        errors=dict(sorted(errors.items())),
-        status_codes=dict(sorted(statuses.items())),
-        window_rps=[round(windows.get(w, 0) / window_s, 2) for w in range(whole_windows)],
-        client_cpu_us_per_request=round(cpu_used / total * 1e6, 1) if total else 0.0,
-        endpoints=[
-            LoadEndpoint(
-                name=e.name,
-                requests=len(per_endpoint[i]) + per_endpoint_errors[i],
-                errors=per_endpoint_errors[i],
-                rps=round((len(per_endpoint[i]) + per_endpoint_errors[i]) / elapsed, 2),
-                latency_ms=_latency_points(per_endpoint[i]),
-            )
-            for i, e in enumerate(endpoints)
-        ],
-    )
+    target = Target.from_url(base_url).resolved()
+    limit = ensure_file_limit(concurrency)
+    before = port_pressure(target.address)
+    loop = new_event_loop()
+    try:
+        level = loop.run_until_complete(
+            _Level(target, endpoints, config, concurrency).run(progress)
+        )
+    finally:
+        loop.close()
+    after = port_pressure(target.address)
+    notes = [
+        n
+        for n in (
+            limit.note(concurrency),
+            before.note("before the run") if before else None,
+            after.note("after the run") if after else None,
+        )
+        if n
+    ]
+    return level.model_copy(update={"notes": [*notes, *level.notes]}) if notes else level
+
+
+class _Tally:
+    """What one endpoint got during the measured window."""
+
+    __slots__ = ("latency", "errors", "statuses", "requests")
+
+    def __init__(self) -> None:
+        self.latency = LogHistogram()
+        self.errors: dict[str, int] = {}
+        self.statuses: dict[int, int] = {}
+        self.requests = 0
+
+
+class _Level:
+    """One level's shared state: the schedule, the tallies, and the workers that fill them."""
+
+    def __init__(
+        self, target: Target, endpoints: list[Endpoint], config: LoadConfig, concurrency: int
+    ) -> None:
+        self.target = target
+        self.endpoints = endpoints
+        self.config = config
+        self.concurrency = concurrency
+        self.raws = [build_request(target, e) for e in endpoints]
+        self.heads = [e.method == "HEAD" for e in endpoints]
+        self.expected = [frozenset(e.expect_status) for e in endpoints]
+        self.tallies = [_Tally() for _ in endpoints]
+        # Throughput per window: one-second windows, shorter for short runs so there are >= 5.
+        self.window_s = min(1.0, config.duration_s / 5)
+        self.windows = [0] * (math.ceil(config.duration_s / self.window_s) + 1)
+        self.lateness = LogHistogram()
+        self.completed = 0  # every answered or failed request, warm-up included
+        self.dropped = 0
+        self.next_slot = 0
+        self.start = self.measure_from = self.stop_at = 0.0
+
+    async def run(self, progress: Progress | None) -> LoadLevel:
+        config = self.config
+        watchdog = Watchdog(max(0.005, min(0.05, config.timeout_s / 10)))
+        cpu_before = time.process_time()
+        self.start = time.perf_counter()
+        self.measure_from = self.start + config.warmup_s
+        self.stop_at = self.measure_from + config.duration_s
+        watchdog.start()
+        ticker = asyncio.get_running_loop().create_task(self._tick(progress)) if progress else None
+        worker = self._closed_worker if config.rate is None else self._open_worker
+        connections = [Connection(self.target, watchdog) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*(worker(c, n) for n, c in enumerate(connections)))
+        finally:
+            for connection in connections:
+                await connection.close()
+            await watchdog.stop()
+            if ticker is not None:
+                ticker.cancel()
+        cpu_used = time.process_time() - cpu_before
+        wall = time.perf_counter() - self.start
+        return self._summarize(cpu_used, wall)
+
+    async def _tick(self, progress: Progress) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            progress(time.perf_counter() - self.start, self.completed)
+
+    def _record(
+        self, i: int, status: int, kind: ErrorKind | None, since: float, end: float
+    ) -> None:
+        self.completed += 1
+        if since < self.measure_from:
+            return
+        tally = self.tallies[i]
+        tally.requests += 1
+        if kind is None:
+            tally.statuses[status] = tally.statuses.get(status, 0) + 1
+            if status in self.expected[i]:
+                tally.latency.record(end - since)
+            else:
+                kind = ErrorKind.STATUS
+        if kind is not None:
+            tally.errors[kind] = tally.errors.get(kind, 0) + 1
+        window = int((end - self.measure_from) / self.window_s)
+        if window < len(self.windows):
+            self.windows[window] += 1
+
+    async def _closed_worker(self, connection: Connection, offset: int) -> None:
+        raws, heads, timeout = self.raws, self.heads, self.config.timeout_s
+        clock, stop_at = time.perf_counter, self.stop_at
+        i = offset % len(raws)
+        while True:
+            sent = clock()
+            if sent >= stop_at:
+                return
+            kind: ErrorKind | None = None
+            try:
+                status = await connection.exchange(raws[i], timeout, heads[i])
+            except ClientError as exc:
+                status, kind = 0, exc.kind
+            self._record(i, status, kind, sent, clock())
+            if kind in _CONNECT_KINDS:
+                await asyncio.sleep(CONNECT_BACKOFF_S)
+            i = i + 1 if i + 1 < len(raws) else 0
+
+    async def _open_worker(self, connection: Connection, _: int) -> None:
+        raws, heads, timeout = self.raws, self.heads, self.config.timeout_s
+        clock, stop_at, measure_from = time.perf_counter, self.stop_at, self.measure_from
+        assert self.config.rate is not None
+        interval = 1.0 / self.config.rate
+        while True:
+            slot = self.next_slot
+            self.next_slot += 1
+            due = self.start + slot * interval
+            if due >= stop_at:
+                return
+            now = clock()
+            if due - now > TIMER_SLACK_S:
+                await asyncio.sleep(due - now - TIMER_SLACK_S)
+                now = clock()
+            # Counted from the due time, or from the send if the timer woke a little early.
+            since = due if now > due else now
+            # Every connection stayed busy too long: drop it (past the window, sooner).
+            if now - due > (timeout if now < stop_at else min(timeout, END_GRACE_S)):
+                if due >= measure_from:
+                    self.dropped += 1
+                continue
+            if due >= measure_from:
+                self.lateness.record(now - since)
+            i = slot % len(raws)
+            kind: ErrorKind | None = None
+            try:
+                status = await connection.exchange(raws[i], timeout, heads[i])
+            except ClientError as exc:
+                status, kind = 0, exc.kind
+            self._record(i, status, kind, since, clock())
+
+    def _summarize(self, cpu_used: float, wall: float) -> LoadLevel:
+        config, duration = self.config, self.config.duration_s
+        overall = LogHistogram()
+        errors: dict[str, int] = {}
+        statuses: dict[str, int] = {}
+        for tally in self.tallies:
+            overall.merge(tally.latency)
+            for kind, n in tally.errors.items():
+                errors[kind] = errors.get(kind, 0) + n
+            for code, n in tally.statuses.items():
+                statuses[str(code)] = statuses.get(str(code), 0) + n
+        total = sum(t.requests for t in self.tallies)
+        dropped = self.dropped
+        if dropped:
+            errors[ErrorKind.DROPPED] = dropped
+        share = cpu_used / wall if wall > 0 else 0.0
+        rps = total / duration
+        level = LoadLevel(
+            concurrency=self.concurrency,
+            duration_s=round(duration, 3),
+            requests=total,
+            rps=round(rps, 2),
+            success_rate=overall.count / (total + dropped) if total + dropped else 0.0,
+            latency_ms=latency_points(overall),
+            errors=dict(sorted(errors.items())),
+            status_codes=dict(sorted(statuses.items())),
+            window_rps=[
+                round(n / self.window_s, 2)
+                for n in self.windows[: int(duration / self.window_s + 1e-9)]
+            ],
+            client_cpu_us_per_request=round(cpu_used / self.completed * 1e6, 1)
+            if self.completed
+            else 0.0,
+            endpoints=[
+                LoadEndpoint(
+                    name=e.name,
+                    requests=t.requests,
+                    errors=sum(t.errors.values()),
+                    rps=round(t.requests / duration, 2),
+                    latency_ms=latency_points(t.latency),
+                )
+                for e, t in zip(self.endpoints, self.tallies, strict=True)
+            ],
+            model="closed" if config.rate is None else "open",
+            target_rps=config.rate,
+            dropped=dropped,
+            send_lateness_ms=latency_points(self.lateness) if config.rate else {},
+            client_cpu_share=round(share, 3),
+            client_limited=share >= CLIENT_BUSY_SHARE,
+        )
+        return level.model_copy(update={"notes": self_check_notes(level)})
+
+
+def latency_points(histogram: LogHistogram) -> dict[str, float]:
+    """p50 .. p99.9, the exact max and the mean, in milliseconds ({} when nothing was recorded)."""
+    if not histogram.count:
+        return {}
+    values = histogram.percentiles(list(LATENCY_POINTS.values()))
+    points = {name: round(v * 1000, 4) for name, v in zip(LATENCY_POINTS, values, strict=True)}
+    points["max"] = round(histogram.max() * 1000, 4)
+    # The mean is what Little's law (in-flight = rate x mean latency) needs; see diagnose.py.
+    points["mean"] = round(histogram.mean() * 1000, 4)
+    return points
+
+
+def self_check_notes(level: LoadLevel) -> list[str]:
+    """Say when the figures describe the client rather than the app."""
+    notes = []
+    if level.client_limited:
+        notes.append(
+            f"perfgate's own CPU use was {level.client_cpu_share:.0%} of one core at "
+            f"{level.concurrency} connections: the client, not the app, may have limited "
+            "throughput and inflated latency"
+        )
+    if level.target_rps and level.rps < RATE_SHORTFALL * level.target_rps:
+        who = "the client" if level.client_limited else "the app"
+        late = level.send_lateness_ms.get("p99")
+        lateness = f", p99 send lateness {late:.1f} ms" if late is not None else ""
+        notes.append(
+            f"achieved {level.rps:.0f} of the {level.target_rps:g} req/s target "
+            f"({level.dropped} dropped{lateness}): {who} could not keep up"
+        )
+    ports = level.errors.get(ErrorKind.PORTS, 0)
+    if ports:
+        notes.append(
+            f"{ports} connects failed with EADDRNOTAVAIL: the client ran out of ephemeral ports "
+            "(TIME_WAIT); throughput and errors at this level describe the client's port table"
+        )
+    files = level.errors.get(ErrorKind.FILES, 0)
+    if files:
+        notes.append(f"{files} connects failed: the client hit its open-file limit")
+    return notes

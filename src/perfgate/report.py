@@ -185,4 +185,19 @@ def _load_table(levels: list[LoadLevel]) -> list[str]:
         )
     duration = levels[0].duration_s if levels else 0
     lines += ["", f"Each level ran for {duration:.1f} s after its warm-up; latency is per request."]
-    return lines
+    return lines + _load_self_check(levels)
+
+
+def _load_self_check(levels: list[LoadLevel]) -> list[str]:
+    """The load engine's own warnings: when the client, not the app, may have been the limit."""
+    lines = []
+    for lv in levels:
+        if lv.model == "open":
+            late = lv.send_lateness_ms.get("p99")
+            lines.append(
+                f"- c={lv.concurrency}: open model, {lv.rps:.1f} of {lv.target_rps or 0:g} req/s "
+                f"achieved, {lv.dropped} dropped, p99 send lateness {_fmt(late)} ms; latency is "
+                "counted from each request's scheduled time."
+            )
+        lines += [f"- ⚠️ c={lv.concurrency}: {cell(note)}" for note in lv.notes]
+    return ["", *lines] if lines else []

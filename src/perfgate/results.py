@@ -103,7 +103,12 @@ class LoadEndpoint(_Frozen):
 
 
 class LoadLevel(_Frozen):
-    """One time-bounded closed-loop run at a fixed number of concurrent connections."""
+    """One time-bounded run at a fixed number of connections (closed loop, or open at a rate).
+
+    The fields after `endpoints` are the engine's self-check: how much CPU the client itself
+    used, whether an open-model schedule was kept, and notes when the client (its CPU, open
+    files or ephemeral ports) rather than the app may have been the limit.
+    """
 
     concurrency: int
     duration_s: float
@@ -116,6 +121,13 @@ class LoadLevel(_Frozen):
     window_rps: list[float]
     client_cpu_us_per_request: float
     endpoints: list[LoadEndpoint]
+    model: Literal["closed", "open"] = "closed"
+    target_rps: float | None = None
+    dropped: int = 0
+    send_lateness_ms: dict[str, float] = Field(default_factory=dict)
+    client_cpu_share: float = 0.0  # client CPU seconds per wall second; 1.0 = one whole core
+    client_limited: bool = False
+    notes: list[str] = Field(default_factory=list)
 
 
 class Environment(_Frozen):
