@@ -23,6 +23,7 @@ class AdhocServer:
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(256)
+        self.listener.settimeout(0.05)  # so the accept loop notices stop() promptly
         self.port = self.listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.accepted = 0
@@ -42,6 +43,7 @@ class AdhocServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.thread.join(timeout=5)
         self.listener.close()
         with self.lock:
             for sock in self.sockets:
@@ -50,14 +52,16 @@ class AdhocServer:
                 except OSError:
                     pass
                 sock.close()
-        self.thread.join(timeout=5)
 
     def _accept(self) -> None:
         while not self.stopping.is_set():
             try:
                 sock, _ = self.listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            sock.settimeout(None)
             with self.lock:
                 self.accepted += 1
                 self.sockets.append(sock)

@@ -133,13 +133,17 @@ class LogHistogram:
                 continue
             seen += n
             while rank is not None and rank < seen:
-                found[rank] = self._representative(index)
+                found[rank] = self._representative(index, rank)
                 rank = next(pending, None)
             if rank is None:
                 break
         return found
 
-    def _representative(self, index: int) -> float:
-        # The exact extremes are known: use them where they fall in this bucket.
-        value = bucket_middle(index)
-        return min(max(value, float(self.min_ns)), float(self.max_ns))
+    def _representative(self, index: int, rank: int) -> float:
+        # The exact extremes are known: the first and last ranks are them, and no value in
+        # between can lie outside them.
+        if rank == 0:
+            return float(self.min_ns)
+        if rank == self.count - 1:
+            return float(self.max_ns)
+        return min(max(bucket_middle(index), float(self.min_ns)), float(self.max_ns))

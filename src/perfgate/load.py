@@ -68,7 +68,7 @@ def run_level(
 ) -> LoadLevel:
     target = Target.from_url(base_url).resolved()
     limit = ensure_file_limit(concurrency)
-    before = port_pressure(target.address)
+    before = port_pressure(target.address, target.port)
     loop = new_event_loop()
     try:
         level = loop.run_until_complete(
@@ -76,7 +76,7 @@ def run_level(
         )
     finally:
         loop.close()
-    after = port_pressure(target.address)
+    after = port_pressure(target.address, target.port)
     notes = [
         n
         for n in (

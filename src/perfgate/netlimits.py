@@ -71,25 +71,35 @@ def port_range(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> i
     return high - low + 1
 
 
+def time_wait_total(path: Path = Path("/proc/net/sockstat")) -> int | None:
+    """All TIME_WAIT sockets of this machine, cheaply (the `tw` figure of /proc/net/sockstat)."""
+    try:
+        fields = next(x for x in path.read_text().splitlines() if x.startswith("TCP:")).split()
+        return int(fields[fields.index("tw") + 1])
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
 def time_wait_count(
-    paths: tuple[Path, ...] = (Path("/proc/net/tcp"), Path("/proc/net/tcp6")),
+    port: int, paths: tuple[Path, ...] = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
 ) -> int | None:
-    """Sockets in TIME_WAIT on this machine, from /proc (None where it cannot be read)."""
+    """TIME_WAIT sockets to or from `port` (a port blocks reuse only towards the same
+    destination), from /proc/net/tcp; None where it cannot be read."""
     total = 0
     readable = False
+    wanted = f":{port:04X}"
     for path in paths:
         try:
             lines = path.read_text().splitlines()[1:]
         except OSError:
             continue
         readable = True
-        total += sum(1 for line in lines if _state(line) == TIME_WAIT_STATE)
+        for line in lines:
+            fields = line.split(None, 4)
+            if len(fields) > 3 and fields[3] == TIME_WAIT_STATE:
+                if fields[1].endswith(wanted) or fields[2].endswith(wanted):
+                    total += 1
     return total if readable else None
-
-
-def _state(line: str) -> str:
-    fields = line.split(None, 4)
-    return fields[3] if len(fields) > 3 else ""
 
 
 def tw_reuse(path: Path = Path("/proc/sys/net/ipv4/tcp_tw_reuse")) -> int:
@@ -120,11 +130,18 @@ class PortPressure:
         )
 
 
-def port_pressure(address: str) -> PortPressure | None:
-    """TIME_WAIT sockets against the port range, for connections to `address`."""
-    ports, waiting = port_range(), time_wait_count()
-    if ports is None or waiting is None:
+def port_pressure(address: str, port: int) -> PortPressure | None:
+    """TIME_WAIT sockets towards (address, port) against the ephemeral port range.
+
+    The machine-wide count is read first (cheap); the per-port count, which means reading the
+    whole socket table, only when the total is high enough to matter."""
+    ports, total = port_range(), time_wait_total()
+    if ports is None:
         return None
     mode = tw_reuse()
     loopback = address.startswith("127.") or address == "::1"
-    return PortPressure(waiting, ports, reuse=mode == 1 or (mode == 2 and loopback))
+    reuse = mode == 1 or (mode == 2 and loopback)
+    if reuse or (total is not None and total < ports // 2):
+        return PortPressure(total or 0, ports, reuse)
+    waiting = time_wait_count(port)
+    return None if waiting is None else PortPressure(waiting, ports, reuse)
