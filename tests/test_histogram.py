@@ -45,7 +45,7 @@ def test_merge_equals_recording_everything(first: list[float], second: list[floa
     together = LogHistogram.of(first + second)
     assert merged.counts == together.counts
     assert merged.count == together.count == len(first) + len(second)
-    assert merged.max() == together.max() == pytest.approx(max(first + second), rel=1e-6)
+    assert merged.max() == together.max() == pytest.approx(max(first + second), abs=1e-9)
 
 
 @given(value=st.integers(min_value=0, max_value=2**48 - 1))

@@ -162,7 +162,7 @@ def test_closed_loop_against_gunicorn(worker_class: str, tmp_path: Path) -> None
     assert set(level.status_codes) == {"200", "418"}
     assert level.status_codes["418"] == level.endpoints[2].requests
     assert 0 < level.success_rate < 1
-    assert set(level.latency_ms) == {"p50", "p90", "p95", "p99", "p999", "max"}
+    assert set(level.latency_ms) == {"p50", "p90", "p95", "p99", "p999", "max", "mean"}
     assert level.latency_ms["p50"] <= level.latency_ms["p99"] <= level.latency_ms["max"]
     assert level.endpoints[1].latency_ms and level.endpoints[2].latency_ms == {}
     assert level.client_cpu_us_per_request > 0 and 0 < level.client_cpu_share
