@@ -121,12 +121,14 @@ def test_report_warns_when_the_client_was_the_limit() -> None:
     note = "perfgate's own CPU use was 97% of one core at 50 connections"
     level = _level(client_cpu_share=0.97, client_limited=True, notes=[note])
     text = render_markdown(_results(level))
-    assert "⚠️ c=50: perfgate's own CPU use was 97% of one core" in text
+    warning = "- ⚠️ Load at c=50: perfgate's own CPU use was 97% of one core"
+    assert warning in text
+    assert text.index(warning) < text.index("<details>")  # not folded away
 
 
 def test_report_describes_the_open_model_and_stays_quiet_otherwise() -> None:
     quiet = render_markdown(_results(_level()))
-    assert "⚠️ c=50" not in quiet and "open model" not in quiet
+    assert "⚠️ Load" not in quiet and "open model" not in quiet
     level = _level(model="open", target_rps=250.0, dropped=7, send_lateness_ms={"p99": 3.5})
     text = render_markdown(_results(level))
     assert "open model, 200.0 of 250 req/s achieved, 7 dropped, p99 send lateness 3.5 ms" in text

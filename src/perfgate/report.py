@@ -38,6 +38,7 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     if results.baseline_runs:
         parts.append(f"Compared with a baseline of {results.baseline_runs} run(s).")
     parts += [f"- {note}" for note in results.notes]
+    parts += load_warnings(run.load)
     parts += ["", *_changed(results.checks)]
     if results.findings:
         parts += ["", *findings_summary(results.findings)]
@@ -188,8 +189,14 @@ def _load_table(levels: list[LoadLevel]) -> list[str]:
     return lines + _load_self_check(levels)
 
 
+def load_warnings(levels: list[LoadLevel]) -> list[str]:
+    """The load engine's self-check, shown near the top: when the client (its CPU, open files,
+    ephemeral ports) rather than the app may have been the limit, the load figures mislead."""
+    return [f"- ⚠️ Load at c={lv.concurrency}: {cell(note)}" for lv in levels for note in lv.notes]
+
+
 def _load_self_check(levels: list[LoadLevel]) -> list[str]:
-    """The load engine's own warnings: when the client, not the app, may have been the limit."""
+    """How the open model kept its schedule, under the load table."""
     lines = []
     for lv in levels:
         if lv.model == "open":
@@ -199,5 +206,4 @@ def _load_self_check(levels: list[LoadLevel]) -> list[str]:
                 f"achieved, {lv.dropped} dropped, p99 send lateness {_fmt(late)} ms; latency is "
                 "counted from each request's scheduled time."
             )
-        lines += [f"- ⚠️ c={lv.concurrency}: {cell(note)}" for note in lv.notes]
     return ["", *lines] if lines else []
