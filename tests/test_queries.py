@@ -8,12 +8,13 @@ from pathlib import Path
 
 import yaml
 
-from perfgate.config import Config, load_config
+from perfgate import instrument
+from perfgate.config import AppConfig, Config, load_config
 from perfgate.diagnose import diagnose
 from perfgate.instrument import normalize
 from perfgate.measure import measure
 from perfgate.results import RunResult
-from perfgate.server import running_app
+from perfgate.server import gunicorn_command, running_app
 
 REPO = Path(__file__).resolve().parents[1]
 APPS = REPO / "tests" / "apps"
@@ -119,3 +120,14 @@ def test_example_chef_list_is_caught_with_its_exact_count(tmp_path: Path) -> Non
     assert finding.evidence["statement_runs"] == 40
     assert finding.evidence["queries_per_request"] == 41
     assert finding.statement is not None and "WHERE dishes.chef_id = ?" in finding.statement
+
+
+def test_only_wsgi_workers_get_the_wrapper(tmp_path: Path) -> None:
+    def last(**app: object) -> str:
+        config = AppConfig.model_validate({"target": "a:b()", **app})
+        return gunicorn_command(config, tmp_path, 8000)[-1]
+
+    assert last() == instrument.TARGET
+    assert last(worker_class="gthread") == instrument.TARGET
+    assert last(worker_class="uvicorn.workers.UvicornWorker") == "a:b()"
+    assert last(count_queries=False) == "a:b()"

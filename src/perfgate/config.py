@@ -25,6 +25,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# gunicorn worker classes that serve WSGI apps: only those can take perfgate's WSGI wrapper.
+WSGI_WORKERS = frozenset({"sync", "gthread", "gevent", "eventlet", "tornado"})
+
+
 class AppConfig(_Strict):
     """How to reach the app: a gunicorn target, a command of our own, or a running URL."""
 
@@ -40,6 +44,11 @@ class AppConfig(_Strict):
     startup_timeout_s: float = Field(default=30.0, gt=0, le=600)
     # Wrap a gunicorn target to count SQLAlchemy statements per request (perfgate.instrument).
     count_queries: bool = True
+
+    @property
+    def wrapped_for_queries(self) -> bool:
+        """Whether perfgate runs its statement-counting wrapper around app.target."""
+        return bool(self.target and self.count_queries and self.worker_class in WSGI_WORKERS)
 
     @model_validator(mode="after")
     def _one_way_to_run(self) -> AppConfig:

@@ -50,4 +50,9 @@ def _why_not_counted(config: Config) -> str | None:
         return "SQL statements are counted only when perfgate runs the app itself (app.target)"
     if not config.app.count_queries:
         return "SQL statement counting is switched off (app.count_queries: false)"
+    if not config.app.wrapped_for_queries:
+        return (
+            f"SQL statements are counted for WSGI worker classes only, not "
+            f"{config.app.worker_class!r}"
+        )
     return None

@@ -102,12 +102,12 @@ def gunicorn_command(app: AppConfig, folder: Path, port: int) -> list[str]:
         # instances (tests, A/B runs) would fight over it.
         command.append("--no-control-socket")
     # Counting queries: gunicorn runs perfgate's wrapper, which imports app.target itself.
-    return [*command, instrument.TARGET if app.count_queries else app.target]
+    return [*command, instrument.TARGET if app.wrapped_for_queries else app.target]
 
 
 def instrument_env(app: AppConfig, query_dir: Path, pythonpath: str = "") -> dict[str, str]:
     """The environment the wrapper needs (empty when the app is not wrapped)."""
-    if not (app.target and app.count_queries):
+    if not app.wrapped_for_queries or not app.target:
         return {}
     # The wrapper must be this very perfgate, wherever it was imported from; appended last so
     # the app's own modules keep their precedence.
