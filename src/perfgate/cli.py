@@ -15,7 +15,9 @@ from pathlib import Path
 from types import FrameType
 
 from perfgate import __version__
+from perfgate.abtest import measure_pair
 from perfgate.action import run_action
+from perfgate.calibrate import noise_table, render_noise
 from perfgate.charts import baseline_points
 from perfgate.comment import run_comment
 from perfgate.config import DEFAULT_CONFIG, Config, load_config
@@ -36,6 +38,7 @@ from perfgate.results import (
     save,
     write_atomic,
 )
+from perfgate.worktree import base_tree
 
 DEFAULT_OUT = Path(".perfgate")
 
@@ -71,7 +74,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_OUT,
         help="folder for results.json and report.md (default: .perfgate/)",
     )
+    check.add_argument(
+        "--against",
+        metavar="REF",
+        default=None,
+        help="same-run A/B: measure git REF side by side with this tree "
+        "(recommended for pull requests) instead of using the stored baseline",
+    )
+    check.add_argument(
+        "--seed", type=int, default=None, help="seed of the A/B interleaving (default: random)"
+    )
     check.set_defaults(handler=cmd_check)
+
+    calibrate = sub.add_parser("calibrate", help="A/A: measure the noise, suggest tolerances")
+    calibrate.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG))
+    calibrate.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    calibrate.add_argument("--seed", type=int, default=None)
+    calibrate.set_defaults(handler=cmd_calibrate)
 
     baseline = sub.add_parser("baseline", help="measure and add the run to the baseline history")
     with_config(baseline)
@@ -138,9 +157,14 @@ def _check_writable(folder: Path) -> None:
 
 
 def judge_and_write(
-    config: Config, run: RunResult, baseline: BaselineFile | None, out: Path
+    config: Config,
+    run: RunResult,
+    baseline: BaselineFile | None,
+    out: Path,
+    base_run: RunResult | None = None,
+    against: str | None = None,
 ) -> ExitStatus:
-    verdict = judge(config, run, baseline)
+    verdict = judge(config, run, baseline, base_run)
     results = ResultsFile(
         verdict=verdict.verdict,
         checks=verdict.checks,
@@ -149,6 +173,9 @@ def judge_and_write(
         run=run,
         findings=diagnose(run),
         baseline_load=baseline_points(baseline.runs) if baseline else [],
+        mode="ab" if base_run else "baseline",
+        against=against,
+        base_run=base_run,
     )
     save(out / "results.json", results)
     write_atomic(out / "report.md", render_markdown(results))
@@ -163,6 +190,13 @@ def judge_and_write(
 
 def cmd_check(args: argparse.Namespace) -> ExitStatus:
     config = load_config(args.config)
+    if args.against:
+        _check_writable(args.out)
+        with base_tree(args.against, config.folder) as tree:
+            print(f"A/B: base {args.against} ({tree.commit[:12]}) side by side with this tree")
+            base_run, run = measure_pair(config, tree.folder, config.folder, args.out, args.seed)
+        against = f"{args.against} ({tree.commit[:12]})"
+        return judge_and_write(config, run, None, args.out, base_run, against)
     path = baseline_path(args, config)
     baseline = load_baseline(path) if path.exists() else None
     _check_writable(args.out)
@@ -191,6 +225,15 @@ def cmd_compare(args: argparse.Namespace) -> ExitStatus:
     run = load_results(args.results_file).run
     _check_writable(args.out)
     return judge_and_write(config, run, baseline, args.out)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> ExitStatus:
+    config = load_config(args.config)
+    _check_writable(args.out)
+    print("A/A: two instances of this tree side by side, trials interleaved ...")
+    first, second = measure_pair(config, config.folder, config.folder, args.out, args.seed)
+    print(render_noise(noise_table(config, first, second)))
+    return ExitStatus.OK
 
 
 def cmd_report(args: argparse.Namespace) -> ExitStatus:

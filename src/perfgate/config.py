@@ -94,7 +94,9 @@ class Endpoint(_Strict):
 class ProfileConfig(_Strict):
     warmup: int = Field(default=20, ge=0, le=100_000)
     samples: int = Field(default=200, ge=5, le=1_000_000)
-    trials: int = Field(default=5, ge=1, le=1000)
+    # 10 trials: the t quantile the gate needs after Holm falls steeply up to ~10 degrees of
+    # freedom and little after (README, "How the gate decides").
+    trials: int = Field(default=10, ge=1, le=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
 
     @model_validator(mode="after")
@@ -113,6 +115,9 @@ class LoadConfig(_Strict):
     # Requests per second on a fixed schedule (the open model); None keeps the closed loop.
     # Each level's concurrency is then the number of connections the schedule may use.
     rate: float | None = Field(default=None, gt=0, le=1_000_000)
+    # Same-run A/B mode only: each level runs as this many short trials per side, interleaved
+    # with the other side's, so throughput is compared pair by pair.
+    trials: int = Field(default=6, ge=2, le=100)
 
     @field_validator("concurrency")
     @classmethod

@@ -25,7 +25,8 @@ from perfgate.results import (
     RunResult,
     VerdictName,
 )
-from perfgate.stats import compare_trials, holm
+from perfgate.change import Pending, decide, relative
+from perfgate.stats import holm
 
 
 @dataclass(frozen=True)
@@ -36,32 +37,36 @@ class Verdict:
     baseline_runs: int
 
 
-@dataclass(frozen=True)
-class _Pending:
-    """A relative check before the Holm adjustment decides it."""
-
-    check: Check
-    tolerance: float
-    higher_is_worse: bool
-
-
-def judge(config: Config, run: RunResult, baseline: BaselineFile | None) -> Verdict:
+def judge(
+    config: Config, run: RunResult, baseline: BaselineFile | None, base_run: RunResult | None = None
+) -> Verdict:
+    """Judge `run`: against the stored `baseline` history, or, in same-run A/B mode, against
+    `base_run` measured side by side with it (then the baseline file is not used)."""
     checks: list[Check] = []
-    pending: list[_Pending] = []
-    history = baseline.runs if baseline else []
-    notes = _notes(config, run, history)
+    pending: list[Pending] = []
+    history = [base_run] if base_run else (baseline.runs if baseline else [])
+    paired = base_run is not None
+    notes = _ab_notes(run, base_run) if base_run else _notes(config, run, history)
 
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
         checks += _profile_budgets(profile, budget)
         checks += exact_checks(profile, budget, history, run.queries_note)
-        pending += _profile_changes(config, profile, budget, history)
+        pending += _profile_changes(config, profile, budget, history, paired)
     for level in run.load:
         checks += _load_budgets(config, level)
-        pending += _load_changes(config, level, history)
+        pending += _load_changes(config, level, history, paired)
 
     adjusted = holm([p.check.p_value or 1.0 for p in pending])
-    checks += [_decide(p, q, config.compare.alpha) for p, q in zip(pending, adjusted, strict=True)]
+    judged = sum(1 for p in pending if p.se is not None)
+    checks += [
+        decide(p, q, config.compare.alpha, judged) for p, q in zip(pending, adjusted, strict=True)
+    ]
+    if any(c.underpowered for c in checks):
+        notes.append(
+            "Some checks are underpowered (marked ⚡): the noise lets them detect only changes "
+            "larger than their tolerance; see the Statistical power table and `perfgate calibrate`."
+        )
 
     statuses = {c.status for c in checks}
     verdict: VerdictName = "pass"
@@ -69,7 +74,18 @@ def judge(config: Config, run: RunResult, baseline: BaselineFile | None) -> Verd
         verdict = "fail"
     elif "inconclusive" in statuses:
         verdict = "inconclusive"
-    return Verdict(verdict, checks, notes, len(history))
+    return Verdict(verdict, checks, notes, 0 if paired else len(history))
+
+
+def _ab_notes(run: RunResult, base_run: RunResult) -> list[str]:
+    notes = [
+        "Same-run A/B: base and head ran side by side in this job, their trials interleaved in "
+        "random order; changes are paired per trial."
+    ]
+    for side, r in (("base", base_run), ("head", run)):
+        if not r.complete:
+            notes.append(f"The {side} run is incomplete: {r.incomplete_reason}.")
+    return notes
 
 
 def _notes(config: Config, run: RunResult, history: Sequence[RunResult]) -> list[str]:
@@ -173,112 +189,45 @@ def _load_budgets(config: Config, level: LoadLevel) -> list[Check]:
     return [c for c in checks if c is not None]
 
 
-def _relative(
-    config: Config,
-    endpoint: str,
-    phase: Phase,
-    metric: str,
-    tolerance: float | None,
-    current: list[float],
-    baseline_runs: list[list[float]],
-    higher_is_worse: bool,
-) -> list[_Pending]:
-    if tolerance is None:
-        return []
-    if not current or not any(baseline_runs):
-        skipped = Check(
-            endpoint=endpoint,
-            phase=phase,
-            metric=metric,
-            kind="relative",
-            status="skipped",
-            limit=tolerance,
-            message="not in the baseline" if current else "no measurement",
-        )
-        return [_Pending(skipped, tolerance, higher_is_worse)]
-    estimate = compare_trials(
-        baseline_runs,
-        current,
-        higher_is_worse=higher_is_worse,
-        alpha=config.compare.alpha,
-        noise_floor=config.compare.noise_floor,
-    )
-    base_value = sum(sum(r) / len(r) for r in baseline_runs if r) / sum(
-        1 for r in baseline_runs if r
-    )
-    check = Check(
-        endpoint=endpoint,
-        phase=phase,
-        metric=metric,
-        kind="relative",
-        status="inconclusive",
-        current=sum(current) / len(current),
-        baseline=base_value,
-        limit=tolerance,
-        change=estimate.ratio - 1,
-        ci_low=estimate.low - 1,
-        ci_high=estimate.high - 1,
-        p_value=estimate.p_worse,
-    )
-    return [_Pending(check, tolerance, higher_is_worse)]
-
-
 def _profile_changes(
-    config: Config, profile: EndpointProfile, budget: Budget, history: Sequence[RunResult]
-) -> list[_Pending]:
+    config: Config,
+    profile: EndpointProfile,
+    budget: Budget,
+    history: Sequence[RunResult],
+    paired: bool,
+) -> list[Pending]:
     if not history:
         return []
     matches = [next((p for p in r.endpoints if p.name == profile.name), None) for r in history]
     medians = [m.trial_medians_ms for m in matches if m]
     p95s = [m.trial_p95_ms for m in matches if m]
     tol = budget.regression
+    name, medians_now, p95s_now = profile.name, profile.trial_medians_ms, profile.trial_p95_ms
     return [
-        *_relative(
-            config, profile.name, "profile", "median", tol, profile.trial_medians_ms, medians, True
-        ),
-        *_relative(config, profile.name, "profile", "p95", tol, profile.trial_p95_ms, p95s, True),
+        *relative(config, name, "profile", "median", tol, medians_now, medians, True, paired),
+        *relative(config, name, "profile", "p95", tol, p95s_now, p95s, True, paired),
     ]
 
 
-def _load_changes(config: Config, level: LoadLevel, history: Sequence[RunResult]) -> list[_Pending]:
+def _load_changes(
+    config: Config, level: LoadLevel, history: Sequence[RunResult], paired: bool
+) -> list[Pending]:
     if not history:
         return []
-    matches = [
-        next((lv for lv in r.load if lv.concurrency == level.concurrency), None) for r in history
-    ]
-    label = f"all @ c={level.concurrency}"
+    c = level.concurrency
+    matches = [next((lv for lv in r.load if lv.concurrency == c), None) for r in history]
+    label = f"all @ c={c}"
     tol = config.budgets.default.regression
+    if paired:
+        # Side by side, each short interleaved load trial gives one throughput figure.
+        base = [_positive(m.trial_rps) for m in matches if m]
+        now = _positive(level.trial_rps)
+        return relative(config, label, "load", "rps", tol, now, base, False, paired=True)
     windows = [_positive(m.window_rps) for m in matches if m]
-    return _relative(config, label, "load", "rps", tol, _positive(level.window_rps), windows, False)
+    return relative(config, label, "load", "rps", tol, _positive(level.window_rps), windows, False)
 
 
 def _positive(window_rps: list[float]) -> list[float]:
     """A second with no completed request (a stall) is real, but has no logarithm: count it as
     half a request, the usual continuity correction for counts."""
     return [max(v, 0.5) for v in window_rps]
-
-
-def _decide(pending: _Pending, adjusted_p: float, alpha: float) -> Check:
-    check = pending.check
-    if check.status == "skipped" or check.change is None:
-        return check
-    assert check.ci_low is not None and check.ci_high is not None
-    tol = pending.tolerance
-    if pending.higher_is_worse:
-        beyond, within = check.change > tol, check.ci_high < tol
-    else:
-        beyond, within = check.change < -tol, check.ci_low > -tol
-    significant = adjusted_p < alpha
-    if significant and beyond:
-        status, why = (
-            "fail",
-            f"worse than the {tol:.0%} tolerance, significant (Holm p={adjusted_p:.2g})",
-        )
-    elif within:
-        status, why = "pass", f"the interval stays within the {tol:.0%} tolerance"
-    else:
-        status, why = (
-            "inconclusive",
-            f"the interval reaches past the {tol:.0%} tolerance; not significant enough to fail",
-        )
-    return check.model_copy(update={"status": status, "p_value": adjusted_p, "message": why})

@@ -45,7 +45,7 @@ async def _profile(
                 await connection.request(requests[endpoint.name], config.timeout_s)
         order = list(endpoints)
         shuffle = random.Random(seed)
-        per_trial = _split(config.samples, config.trials)
+        per_trial = split_samples(config.samples, config.trials)
         for count in per_trial:
             shuffle.shuffle(order)
             for endpoint in order:
@@ -56,15 +56,15 @@ async def _profile(
                 outcomes[endpoint.name].append(trial)
     finally:
         await connection.close()
-    return [_summarize(e, outcomes[e.name]) for e in endpoints]
+    return [summarize_trials(e, outcomes[e.name]) for e in endpoints]
 
 
-def _split(total: int, parts: int) -> list[int]:
+def split_samples(total: int, parts: int) -> list[int]:
     base, extra = divmod(total, parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _summarize(endpoint: Endpoint, trials: list[list[Outcome]]) -> EndpointProfile:
+def summarize_trials(endpoint: Endpoint, trials: list[list[Outcome]]) -> EndpointProfile:
     def succeeded(outcome: Outcome) -> bool:
         return outcome.error is None and outcome.status in endpoint.expect_status
 

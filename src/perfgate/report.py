@@ -35,7 +35,13 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     """
     run = results.run
     parts = [verdict_line(results), ""]
-    if results.baseline_runs:
+    if results.mode == "ab" and results.base_run is not None:
+        base = results.base_run.environment.git_commit or "unknown"
+        parts.append(
+            f"Same-run A/B against {cell(results.against or '?')}: base commit {base[:12]} and "
+            "this tree measured side by side, trials interleaved."
+        )
+    elif results.baseline_runs:
         parts.append(f"Compared with a baseline of {results.baseline_runs} run(s).")
     parts += [f"- {note}" for note in results.notes]
     parts += load_warnings(run.load)
@@ -47,6 +53,9 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
             "",
             *details(f"All checks ({len(results.checks)})", _checks_table(results.checks)),
         ]
+    power = _power_table(results.checks)
+    if power:
+        parts += ["", *details("Statistical power", power)]
     if results.findings:
         parts += ["", *findings_details(results.findings)]
     parts += ["", *details("Sequential profile", _profile_table(run.endpoints, results))]
@@ -67,11 +76,42 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
         f"- Python {env.python} on {env.platform}, {env.cpus} CPUs, gunicorn {env.gunicorn or '-'},"
         f" perfgate {env.perfgate}, commit {env.git_commit or 'unknown'}",
         f"- Config digest {run.config_digest}, measured at {run.created_at}",
-        "- Reproduce: `perfgate baseline` on the base commit, then `perfgate check` on this one.",
+        _reproduce(results),
         "",
         "</details>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _reproduce(results: ResultsFile) -> str:
+    if results.mode == "ab":
+        ref = (results.against or "REF").split(" ")[0]
+        return f"- Reproduce: `perfgate check --against {cell(ref)}`."
+    return "- Reproduce: `perfgate baseline` on the base commit, then `perfgate check` on this one."
+
+
+def _power_table(checks: list[Check]) -> list[str]:
+    """Each relative check's minimum detectable effect against its tolerance."""
+    judged = [c for c in checks if c.kind == "relative" and c.mde is not None]
+    if not judged:
+        return []
+    lines = [
+        "| | endpoint | phase | metric | detects (80% power, after Holm) | tolerance |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in judged:
+        mark = "⚡ underpowered" if c.underpowered else "ok"
+        lines.append(
+            f"| {mark} | {cell(c.endpoint)} | {c.phase} | {c.metric} | {_pct(c.mde)}"
+            f" | {_pct(c.limit)} |"
+        )
+    lines += [
+        "",
+        "An underpowered check cannot tell a change of its tolerance from noise: it can pass or "
+        "be inconclusive, but would fail only on a larger change. `perfgate calibrate` shows the "
+        "tolerance each endpoint can hold; more trials or samples shrink the detectable change.",
+    ]
+    return lines
 
 
 def details(summary: str, lines: list[str]) -> list[str]:

@@ -5,7 +5,8 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       verdict and checks; baseline files keep a history of runs.
     (still 1, optional fields with defaults, so older files read unchanged:) per endpoint
       `queries_per_request` (null = not counted), `queries` (statement shapes), `content_encoding`;
-      run `server` and `queries_note`; results `findings` and `baseline_load`.
+      run `server` and `queries_note`; results `findings` and `baseline_load`; check `mde` and
+      `underpowered`; load level `trial_rps`; results `mode`, `against` and `base_run`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -128,6 +129,9 @@ class LoadLevel(_Frozen):
     client_cpu_share: float = 0.0  # client CPU seconds per wall second; 1.0 = one whole core
     client_limited: bool = False
     notes: list[str] = Field(default_factory=list)
+    # Same-run A/B mode: the level ran as several short trials interleaved with the other side;
+    # one throughput figure per trial, paired by index with the other side's.
+    trial_rps: list[float] = Field(default_factory=list)
 
 
 class Environment(_Frozen):
@@ -190,6 +194,10 @@ class Check(_Frozen):
     ci_high: float | None = None
     p_value: float | None = None
     message: str = ""
+    # Minimum detectable effect (ratio - 1): the smallest change this check would find
+    # significant, after Holm, with 80% power. Above the tolerance = the check is underpowered.
+    mde: float | None = None
+    underpowered: bool = False
 
 
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
@@ -225,6 +233,11 @@ class ResultsFile(_Frozen):
     run: RunResult
     findings: list[Finding] = Field(default_factory=list)
     baseline_load: list[LoadPoint] = Field(default_factory=list)
+    # "baseline": judged against the stored baseline history; "ab": base and head measured side
+    # by side in this job (`check --against REF`), `base_run` holding the base side.
+    mode: Literal["baseline", "ab"] = "baseline"
+    against: str | None = None
+    base_run: RunResult | None = None
 
 
 class BaselineFile(_Frozen):

@@ -18,6 +18,8 @@ from scipy import stats as sps
 
 from perfgate.results import LatencySummary
 
+LOG_LIMIT = 50.0  # ratios are clamped to e^±50, far past any real change
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile, q in [0, 100]."""
@@ -51,6 +53,11 @@ class Estimate:
     p_worse: float
     spread: float
     between_run_from_history: bool
+    # Standard error of the log-ratio and the degrees of freedom of its reference distribution
+    # (inf = normal); the minimum detectable effect is computed from these.
+    se: float = 0.0
+    dof: float = math.inf
+    paired: bool = False
 
 
 def compare_trials(
@@ -105,7 +112,65 @@ def compare_trials(
         p_worse=p_worse,
         spread=math.sqrt(between_var),
         between_run_from_history=from_history,
+        se=se,
+        dof=dof,
     )
+
+
+def compare_paired(
+    base: Sequence[float], head: Sequence[float], *, higher_is_worse: bool, alpha: float
+) -> Estimate:
+    """Compare head with base from trials measured side by side: trial i of each is a pair.
+
+    The unit is the per-pair log ratio d_i = log(head_i / base_i). Because a pair was measured
+    within seconds, a slow minute of the machine lands on both halves and cancels in d_i; what is
+    left is the pair-to-pair scatter, which the t interval (n - 1 degrees of freedom) covers.
+    The interval is two-sided at 1 - 2*alpha; p_worse is the one-sided paired t-test p-value.
+    """
+    if len(base) != len(head):
+        raise ValueError(f"paired comparison needs equal trial counts ({len(base)} vs {len(head)})")
+    if len(base) < 2:
+        raise ValueError("paired comparison needs at least 2 trials")
+    diffs = np.log(np.asarray(head, dtype=float)) - np.log(np.asarray(base, dtype=float))
+    n = diffs.size
+    mean = float(diffs.mean())
+    sd = float(diffs.std(ddof=1))
+    se = sd / math.sqrt(n)
+    dist = sps.t(n - 1)
+    quantile = float(dist.ppf(1 - alpha))
+    signed = mean if higher_is_worse else -mean
+    if se > 0:
+        p_worse = float(dist.sf(signed / se))
+    else:
+        p_worse = 0.0 if signed > 0 else (0.5 if signed == 0 else 1.0)
+    return Estimate(
+        ratio=_exp(mean),
+        low=_exp(mean - quantile * se),
+        high=_exp(mean + quantile * se),
+        p_worse=p_worse,
+        spread=sd,
+        between_run_from_history=False,
+        se=se,
+        dof=float(n - 1),
+        paired=True,
+    )
+
+
+def _exp(log_value: float) -> float:
+    # A 2-trial interval at a strict level can reach e^700; keep figures finite for the JSON.
+    return math.exp(max(-LOG_LIMIT, min(LOG_LIMIT, log_value)))
+
+
+def min_detectable(se: float, dof: float, level: float, power: float = 0.8) -> float:
+    """Smallest true change (as ratio - 1) that a one-sided test at `level` detects with `power`.
+
+    On the log scale it is (q(1 - level) + q(power)) * se with q the quantiles of the test's
+    reference distribution. Pass the level the check must really reach: after Holm across m
+    checks the first one must beat alpha / m, so that is the honest level to plan for.
+    """
+    dist = sps.t(dof) if math.isfinite(dof) else sps.norm()
+    log_effect = (float(dist.ppf(1 - level)) + float(dist.ppf(power))) * se
+    return _exp(log_effect) - 1
 
 
 def _pooled_within_variance(groups: Sequence[np.ndarray]) -> float:

@@ -1,0 +1,199 @@
+"""The gate's own evidence: false alarms and detection power, measured on the example app.
+
+Against examples/softfactory (wrapped by bench/inject.py) it injects a CPU busy-wait worth a
+chosen fraction of one endpoint's median latency, and runs many checks in both modes:
+  ab        same-run A/B: base (no injection) and head side by side, trials interleaved;
+  baseline  stored baseline: a history of K runs of the base, then one run of the head.
+Effect 0 is the A/A case, where every fail is a false alarm. A detection is a fail that blames the
+slowed endpoint; a check where another endpoint fails a profile check counts as misblamed.
+Prints rates with Wilson 95% intervals and the wall time per check. Every app is started fresh
+per check and stopped afterwards.
+
+  python bench/power.py --quick                 # a few checks, proves it works (minutes)
+  python bench/power.py --checks 40             # the full table (hours on a 2-core machine)
+  python bench/power.py --time-default          # wall time of one default check of the example
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from perfgate.abtest import measure_pair  # noqa: E402
+from perfgate.config import AppConfig, Config, load_config  # noqa: E402
+from perfgate.gate import Verdict, judge  # noqa: E402
+from perfgate.measure import measure  # noqa: E402
+from perfgate.profile import profile_endpoints  # noqa: E402
+from perfgate.results import BaselineFile, RunResult  # noqa: E402
+from perfgate.server import running_app  # noqa: E402
+
+TARGET = "bench.inject:create_app()"
+
+
+@dataclass
+class Cell:
+    mode: str
+    effect: float
+    checks: int = 0
+    fails: int = 0
+    detected: int = 0
+    misblamed: int = 0
+    inconclusive: int = 0
+    seconds: float = 0.0
+
+
+def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bench_config(args: argparse.Namespace) -> Config:
+    config = load_config(REPO / "thresholds.yaml")
+    names = [e.name for e in config.endpoints]
+    if args.endpoint not in names:
+        sys.exit(f"power.py: --endpoint {args.endpoint!r} is not one of {', '.join(names)}")
+    budgets = config.budgets.model_copy(
+        update={
+            "default": config.budgets.default.model_copy(update={"regression": args.tolerance}),
+            "endpoints": {},  # absolute limits are not what this bench measures
+        }
+    )
+    profile = config.profile.model_copy(update={"samples": args.samples, "trials": args.trials})
+    load = config.load.model_copy(update={"enabled": args.with_load})
+    app = config.app.model_copy(update={"target": TARGET})
+    return config.model_copy(
+        update={"app": app, "budgets": budgets, "profile": profile, "load": load}
+    )
+
+
+def injected(config: Config, path: str, ms: float) -> AppConfig:
+    env = {**config.app.env, "PERFGATE_INJECT_PATH": path, "PERFGATE_INJECT_MS": f"{ms:.4f}"}
+    return config.app.model_copy(update={"env": env})
+
+
+def median_ms(config: Config, name: str, scratch: Path) -> float:
+    endpoint = next(e for e in config.endpoints if e.name == name)
+    with running_app(config.app, REPO, scratch / "probe") as app:
+        quick = config.profile.model_copy(update={"samples": 200, "trials": 1})
+        (profile,) = profile_endpoints(app.base_url, [endpoint], quick)
+    assert profile.latency_ms is not None
+    return profile.latency_ms.median
+
+
+def score(cell: Cell, verdict: Verdict, endpoint: str, seconds: float) -> None:
+    cell.checks += 1
+    cell.seconds += seconds
+    failed = [c for c in verdict.checks if c.status == "fail"]
+    blamed = {c.endpoint for c in failed if c.phase == "profile"}
+    cell.fails += verdict.verdict == "fail"
+    cell.inconclusive += verdict.verdict == "inconclusive"
+    cell.detected += verdict.verdict == "fail" and endpoint in blamed
+    cell.misblamed += bool(blamed - {endpoint})
+
+
+def run_ab(config: Config, head: AppConfig, scratch: Path, seed: int) -> tuple[Verdict, float]:
+    start = time.monotonic()
+    base_run, head_run = measure_pair(config, REPO, REPO, scratch, seed=seed, head_app=head)
+    return judge(config, head_run, None, base_run=base_run), time.monotonic() - start
+
+
+def run_stored(
+    config: Config, head: AppConfig, history: list[RunResult], scratch: Path
+) -> tuple[Verdict, float]:
+    start = time.monotonic()
+    run = measure(config.model_copy(update={"app": head}), scratch)
+    return judge(config, run, BaselineFile(runs=history)), time.monotonic() - start
+
+
+def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
+    print(f"\nRegressed endpoint: {endpoint}; tolerance {tolerance:.0%}.")
+    print("| mode | injected | checks | fail rate (Wilson 95%) | blamed right | misblamed "
+          "| inconclusive | s/check |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
+    for c in cells:
+        rate = c.detected if c.effect else c.fails
+        low, high = wilson(rate, c.checks)
+        label = "A/A (false alarm)" if c.effect == 0 else f"+{c.effect:.0%}"
+        print(
+            f"| {c.mode} | {label} | {c.checks} | {rate}/{c.checks} = {rate / c.checks:.0%} "
+            f"({low:.0%}-{high:.0%}) | {c.detected} | {c.misblamed} | {c.inconclusive} "
+            f"| {c.seconds / c.checks:.1f} |"
+        )
+
+
+def time_default(scratch: Path) -> None:
+    config = load_config(REPO / "thresholds.yaml")
+    start = time.monotonic()
+    measure_pair(config, REPO, REPO, scratch / "default", seed=1)
+    ab = time.monotonic() - start
+    start = time.monotonic()
+    measure(config, scratch / "default-stored")
+    stored = time.monotonic() - start
+    print(f"Default check of the example (all endpoints, profile + load): A/B {ab:.1f} s "
+          f"(target <= 90 s), stored-baseline {stored:.1f} s.")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", type=int, default=40, help="checks per mode and effect")
+    parser.add_argument("--effects", default="0,5,10,20,40", help="injected %%, 0 = A/A")
+    parser.add_argument("--modes", default="ab,baseline")
+    parser.add_argument("--endpoint", default="products", help="endpoint to slow down")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="regression tolerance")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--history", type=int, default=5, help="baseline runs (stored mode)")
+    parser.add_argument("--with-load", action="store_true", help="include the load phase")
+    parser.add_argument("--quick", action="store_true", help="2 checks at 0, +10%%, +40%%")
+    parser.add_argument("--time-default", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.checks, args.effects, args.history = 2, "0,10,40", 3
+    effects = [float(e) / 100 for e in args.effects.split(",")]
+    modes = args.modes.split(",")
+    config = bench_config(args)
+    endpoint = next(e for e in config.endpoints if e.name == args.endpoint)
+
+    with tempfile.TemporaryDirectory(prefix="perfgate-power-") as tmp:
+        scratch = Path(tmp)
+        if args.time_default:
+            time_default(scratch)
+        base_ms = median_ms(config, endpoint.name, scratch)
+        print(f"{endpoint.name}: median {base_ms:.2f} ms; busy-wait = effect x that.")
+        base_app = injected(config, endpoint.path, 0)
+        history: list[RunResult] = []
+        if "baseline" in modes:
+            for _ in range(args.history):
+                history.append(measure(config.model_copy(update={"app": base_app}), scratch))
+        cells = []
+        for mode in modes:
+            for effect in effects:
+                cell = Cell(mode, effect)
+                head = injected(config, endpoint.path, effect * base_ms)
+                for i in range(args.checks):
+                    if mode == "ab":
+                        verdict, seconds = run_ab(config, head, scratch / "ab", seed=i)
+                    else:
+                        verdict, seconds = run_stored(config, head, history, scratch / "st")
+                    score(cell, verdict, endpoint.name, seconds)
+                    print(f"  {mode} +{effect:.0%} #{i + 1}: {verdict.verdict} ({seconds:.1f} s)",
+                          flush=True)  # fmt: skip
+                cells.append(cell)
+        print_table(cells, endpoint.name, args.tolerance)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Relative checks: the change against a reference, its interval, power, and the decision rule.
+
+A reference is either the stored baseline history (stats.compare_trials: between-run spread from
+the history or `compare.noise_floor`) or, in same-run A/B mode, the base side measured beside
+the head (stats.compare_paired: per-trial log ratios, t interval). gate.py collects the checks,
+adjusts their p-values together (Holm) and hands each to `decide`:
+- fail: significant after Holm AND the estimate is beyond the tolerance;
+- pass: the whole interval is within the tolerance;
+- otherwise inconclusive.
+Each check also gets its minimum detectable effect; above the tolerance it is underpowered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from perfgate.config import Config
+from perfgate.results import Check, Phase
+from perfgate.stats import Estimate, compare_paired, compare_trials, min_detectable
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A relative check before the Holm adjustment decides it."""
+
+    check: Check
+    tolerance: float
+    higher_is_worse: bool
+    se: float | None = None
+    dof: float = math.inf
+
+
+def relative(
+    config: Config,
+    endpoint: str,
+    phase: Phase,
+    metric: str,
+    tolerance: float | None,
+    current: list[float],
+    baseline_runs: list[list[float]],
+    higher_is_worse: bool,
+    paired: bool = False,
+) -> list[Pending]:
+    """One pending check of `current` trial figures against the reference's (one list per
+    baseline run; in paired mode one list, the base side)."""
+    if tolerance is None:
+        return []
+    problem = None
+    if not current or not any(baseline_runs):
+        problem = "not in the baseline" if current else "no measurement"
+    elif paired and (len(baseline_runs[0]) != len(current) or len(current) < 2):
+        counts = f"{len(baseline_runs[0])} vs {len(current)}"
+        problem = f"base and head trial counts differ or are too few ({counts})"
+    if problem:
+        skipped = Check(
+            endpoint=endpoint, phase=phase, metric=metric, kind="relative", status="skipped",
+            limit=tolerance, message=problem,
+        )  # fmt: skip
+        return [Pending(skipped, tolerance, higher_is_worse)]
+    estimate = _estimate(config, baseline_runs, current, higher_is_worse, paired)
+    runs = [r for r in baseline_runs if r]
+    base_value = sum(sum(r) / len(r) for r in runs) / len(runs)
+    check = Check(
+        endpoint=endpoint, phase=phase, metric=metric, kind="relative", status="inconclusive",
+        current=sum(current) / len(current), baseline=base_value, limit=tolerance,
+        change=estimate.ratio - 1, ci_low=estimate.low - 1, ci_high=estimate.high - 1,
+        p_value=estimate.p_worse,
+    )  # fmt: skip
+    return [Pending(check, tolerance, higher_is_worse, estimate.se, estimate.dof)]
+
+
+def _estimate(
+    config: Config,
+    reference: list[list[float]],
+    current: list[float],
+    higher_is_worse: bool,
+    paired: bool,
+) -> Estimate:
+    alpha = config.compare.alpha
+    if paired:
+        return compare_paired(reference[0], current, higher_is_worse=higher_is_worse, alpha=alpha)
+    return compare_trials(
+        reference,
+        current,
+        higher_is_worse=higher_is_worse,
+        alpha=alpha,
+        noise_floor=config.compare.noise_floor,
+    )
+
+
+def decide(pending: Pending, adjusted_p: float, alpha: float, judged: int) -> Check:
+    """Apply the rule to one check, given its Holm-adjusted p-value among `judged` checks."""
+    check = pending.check
+    if check.status == "skipped" or check.change is None:
+        return check
+    assert check.ci_low is not None and check.ci_high is not None
+    tol = pending.tolerance
+    if pending.higher_is_worse:
+        beyond, within = check.change > tol, check.ci_high < tol
+    else:
+        beyond, within = check.change < -tol, check.ci_low > -tol
+    significant = adjusted_p < alpha
+    # Plan for the level the first Holm step demands (alpha / number of judged checks).
+    mde = None
+    if pending.se is not None:
+        mde = min_detectable(pending.se, pending.dof, alpha / max(judged, 1))
+    underpowered = mde is not None and mde > tol
+    if significant and beyond:
+        status = "fail"
+        why = f"worse than the {tol:.0%} tolerance, significant (Holm p={adjusted_p:.2g})"
+    elif within:
+        status, why = "pass", f"the interval stays within the {tol:.0%} tolerance"
+    else:
+        status = "inconclusive"
+        why = f"the interval reaches past the {tol:.0%} tolerance; not significant enough to fail"
+    if underpowered and status != "fail":
+        why += f"; underpowered: detects only changes above {mde:.0%}"
+    return check.model_copy(
+        update={
+            "status": status, "p_value": adjusted_p, "message": why, "mde": mde,
+            "underpowered": underpowered,
+        }
+    )  # fmt: skip

@@ -1,0 +1,190 @@
+"""Same-run A/B end to end: a real git repository, real worktrees, real gunicorn apps.
+
+The repository is built in tmp_path from a copy of tests/apps/tiny.py; its second commit makes
+/items busy-wait, so `check --against HEAD~1` must fail and blame /items alone, and every
+worktree and process must be gone afterwards, also when perfgate is interrupted midway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY_APP = REPO_ROOT / "tests" / "apps" / "tiny.py"
+
+CONFIG = """\
+app:
+  target: "tiny:create_app()"
+  workers: 1
+  startup_timeout_s: 20
+endpoints:
+  - name: health
+    path: /health
+  - name: items
+    path: /items
+profile: {warmup: 3, samples: 48, trials: 6}
+load: {concurrency: [2], duration_s: 0.6, warmup_s: 0.05, trials: 2}
+budgets:
+  default: {regression: 10%, error_rate: 1%}
+"""
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
+        cwd=repo, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def _processes_mentioning(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repo: commit 1 = tiny app + config; commit 2 = /items busy-waits 4 ms."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "tiny.py").write_text(TINY_APP.read_text())
+    (repo / "thresholds.yaml").write_text(CONFIG)
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "base")
+    source = (repo / "tiny.py").read_text()
+    slowed = source.replace(
+        'os.environ.get("TINY_SLOW_PATH", "")', 'os.environ.get("TINY_SLOW_PATH", "/items")'
+    ).replace('os.environ.get("TINY_SLOW_MS", "0")', 'os.environ.get("TINY_SLOW_MS", "4")')
+    assert slowed != source
+    (repo / "tiny.py").write_text(slowed)
+    _git(repo, "commit", "-qam", "slow down /items")
+    return repo
+
+
+def _env(scratch: Path) -> dict[str, str]:
+    scratch.mkdir(exist_ok=True)
+    # TMPDIR puts the base worktree where the test can see it was removed.
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "TMPDIR": str(scratch)}
+
+
+def test_check_against_the_previous_commit_fails_and_blames_the_slowed_endpoint(
+    repo: Path, tmp_path: Path
+) -> None:
+    scratch, out = tmp_path / "scratch", tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "perfgate", "check", "--against", "HEAD~1", "--out", str(out),
+         "--seed", "7"],
+        cwd=repo, env=_env(scratch), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["mode"] == "ab"
+    assert results["against"].startswith("HEAD~1 (")
+    base_commit = _git(repo, "rev-parse", "HEAD~1").strip()
+    head_commit = _git(repo, "rev-parse", "HEAD").strip()
+    assert results["base_run"]["environment"]["git_commit"] == base_commit
+    assert results["run"]["environment"]["git_commit"] == head_commit
+    failed = {(c["endpoint"], c["metric"]) for c in results["checks"] if c["status"] == "fail"}
+    profile_failures = {f for f in failed if not f[0].startswith("all @")}
+    assert ("items", "median") in profile_failures
+    assert all(endpoint == "items" for endpoint, _ in profile_failures)
+    relative = [c for c in results["checks"] if c["kind"] == "relative"]
+    assert relative and all(c["mde"] is not None for c in relative)
+    assert len(results["run"]["load"][0]["trial_rps"]) == 2
+    # separate log folders for the two apps
+    assert (out / "base" / "app.log").exists() and (out / "head" / "app.log").exists()
+    # cleaned up: no worktree left, in git's records or on disk, and no process
+    assert _git(repo, "worktree", "list").count("\n") == 1
+    assert list(scratch.iterdir()) == []
+    assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_against_the_same_commit_does_not_fail(repo: Path, tmp_path: Path) -> None:
+    scratch, out = tmp_path / "scratch", tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "perfgate", "check", "--against", "HEAD", "--out", str(out)],
+        cwd=repo, env=_env(scratch), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["verdict"] in ("pass", "inconclusive")
+    assert not any(c["status"] == "fail" for c in results["checks"])
+
+
+def test_unknown_ref_and_no_repository_are_one_line_usage_errors(
+    repo: Path, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "scratch"
+    done = subprocess.run(
+        [sys.executable, "-m", "perfgate", "check", "--against", "no-such-branch"],
+        cwd=repo, env=_env(scratch), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no-such-branch" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "thresholds.yaml").write_text(CONFIG)
+    done = subprocess.run(
+        [sys.executable, "-m", "perfgate", "check", "--against", "HEAD"],
+        cwd=plain, env={**_env(scratch), "GIT_CEILING_DIRECTORIES": str(tmp_path)},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "not inside a git repository" in done.stderr
+
+
+def test_interrupt_midway_removes_the_worktree_and_stops_both_apps(
+    repo: Path, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "scratch"
+    slow = CONFIG.replace("samples: 48", "samples: 100000").replace("trials: 6", "trials: 50")
+    (repo / "thresholds.yaml").write_text(slow)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perfgate", "check", "--against", "HEAD", "--out",
+         str(tmp_path / "out")],
+        cwd=repo, env=_env(scratch), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        # wait until both apps answer: two gunicorn masters whose cwd is in our tree or worktree
+        while time.monotonic() < deadline:
+            logs = list((tmp_path / "out").glob("*/app.log"))
+            if len(logs) == 2 and all("Booting worker" in p.read_text() for p in logs):
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the two apps did not start")
+        assert any(scratch.iterdir())  # the worktree exists while measuring
+        process.send_signal(signal.SIGINT)  # Ctrl-C
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert _git(repo, "worktree", "list").count("\n") == 1
+    assert list(scratch.iterdir()) == []
+    deadline = time.monotonic() + 10
+    while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_mentioning(str(tmp_path)) == []
