@@ -21,7 +21,9 @@ from perfgate.config import AppConfig, Config, Endpoint, LoadConfig, ProfileConf
 from perfgate.errors import ConfigError
 from perfgate.httpclient import Connection, Outcome, Target, build_request, new_event_loop
 from perfgate.load import run_load
+from perfgate.measure import server_settings, why_not_counted
 from perfgate.profile import split_samples, summarize_trials
+from perfgate.queries import apply, probe_endpoints
 from perfgate.results import (
     EndpointProfile,
     Environment,
@@ -63,6 +65,12 @@ def measure_pair(
         ]
         urls = [a.base_url for a in apps]
         profiles = profile_pair(urls, config.endpoints, config.profile, rng)
+        # Statement counts per side (exact, not statistical), as measure() does for one app.
+        probes = [
+            probe_endpoints(a.base_url, config.endpoints, a.query_dir, config.profile.timeout_s)
+            for a in apps
+        ]
+        profiles = [apply(p, probe) for p, probe in zip(profiles, probes, strict=True)]
         levels = load_pair(urls, config.endpoints, config.load, rng) if config.load.enabled else []
         descriptions = [a.description for a in apps]
     version = gunicorn_version() if config.app.target else None
@@ -74,6 +82,8 @@ def measure_pair(
             environment=Environment.capture(folders[i], version),
             endpoints=profiles[i],
             load=[lv[i] for lv in levels],
+            server=server_settings(config),
+            queries_note=probes[i].note or why_not_counted(config),
         )
         for i in range(2)
     ]

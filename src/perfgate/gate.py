@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from perfgate.change import Pending, decide, relative
 from perfgate.config import Budget, Config
 from perfgate.exact import exact_checks
 from perfgate.results import (
@@ -25,7 +26,6 @@ from perfgate.results import (
     RunResult,
     VerdictName,
 )
-from perfgate.change import Pending, decide, relative
 from perfgate.stats import holm
 
 

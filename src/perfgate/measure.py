@@ -33,19 +33,19 @@ def measure(config: Config, out_dir: Path) -> RunResult:
         ),
         endpoints=profiles,
         load=levels,
-        server=_server(config),
-        queries_note=probed.note or _why_not_counted(config),
+        server=server_settings(config),
+        queries_note=probed.note or why_not_counted(config),
     )
 
 
-def _server(config: Config) -> ServerSettings | None:
+def server_settings(config: Config) -> ServerSettings | None:
     app = config.app
     if not app.target:
         return None
     return ServerSettings(workers=app.workers, worker_class=app.worker_class, threads=app.threads)
 
 
-def _why_not_counted(config: Config) -> str | None:
+def why_not_counted(config: Config) -> str | None:
     if not config.app.target:
         return "SQL statements are counted only when perfgate runs the app itself (app.target)"
     if not config.app.count_queries:
