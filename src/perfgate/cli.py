@@ -172,7 +172,9 @@ def judge_and_write(
         baseline_runs=verdict.baseline_runs,
         run=run,
         findings=diagnose(run),
-        baseline_load=baseline_points(baseline.runs) if baseline else [],
+        baseline_load=baseline_points(
+            [base_run] if base_run else baseline.runs if baseline else []
+        ),
         mode="ab" if base_run else "baseline",
         against=against,
         base_run=base_run,
