@@ -210,5 +210,12 @@ def merge_levels(trials: list[LoadLevel]) -> LoadLevel:
         if requests
         else 0.0,
         endpoints=endpoints,
+        model=first.model,
+        target_rps=first.target_rps,
+        dropped=sum(t.dropped for t in trials),
+        send_lateness_ms=median_points([t.send_lateness_ms for t in trials]),
+        client_cpu_share=max(t.client_cpu_share for t in trials),
+        client_limited=any(t.client_limited for t in trials),
+        notes=list(dict.fromkeys(n for t in trials for n in t.notes)),
         trial_rps=[t.rps for t in trials],
     )
