@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from perfgate import instrument
@@ -131,3 +135,33 @@ def test_only_wsgi_workers_get_the_wrapper(tmp_path: Path) -> None:
     assert last(worker_class="gthread") == instrument.TARGET
     assert last(worker_class="uvicorn.workers.UvicornWorker") == "a:b()"
     assert last(count_queries=False) == "a:b()"
+
+
+def test_listener_is_attached_only_while_a_counted_request_runs(tmp_path: Path) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine("sqlite://")
+    seen: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., object]) -> list[bytes]:
+        seen.append(len(engine.dispatch.before_cursor_execute))
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()
+        if environ.get("PATH_INFO") == "/boom":
+            raise RuntimeError("boom")
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    counting = instrument.Counting(app, tmp_path)
+    marked = {"HTTP_X_PERFGATE_REQUEST_ID": "00112233445566778899aabbccddeeff"}
+    counting({}, lambda *a: None)  # a timed request
+    response = counting(dict(marked), lambda *a: None)
+    assert list(response) == [b"ok"]
+    response.close()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError):
+        counting({**marked, "PATH_INFO": "/boom"}, lambda *a: None)
+    counting({}, lambda *a: None)
+    assert seen == [0, 1, 1, 0]  # attached for the counted requests only, even one that raised
+    record = json.loads((tmp_path / "00112233445566778899aabbccddeeff.json").read_text())
+    assert record == {"counted": True, "shapes": [record["shapes"][0]]}
+    assert (record["shapes"][0]["shape"], record["shapes"][0]["count"]) == ("SELECT ?", 1)

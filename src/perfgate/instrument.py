@@ -2,14 +2,14 @@
 
 perfgate starts gunicorn with the target `perfgate.instrument:wrapped()` and puts the user's own
 target in $PERFGATE_TARGET. `wrapped()` imports that app the way gunicorn would and hooks
-SQLAlchemy's `before/after_cursor_execute` events on the Engine class, which covers every engine,
-created before or after the hook.
+SQLAlchemy's `before/after_cursor_execute` events on the Engine class (which covers every engine)
+while a counted request runs.
 
 Only requests that carry `X-Perfgate-Request-Id` are recorded: their statements (count, normalized
 shape, time) go to `$PERFGATE_QUERY_DIR/<id>.json` when the response is closed. Timed requests
-carry no such header and get no extra header or byte in return; they pay one thread-local lookup
-per statement. A side channel (a file) rather than a response header keeps the measured responses
-byte-for-byte what the app sends.
+carry no such header, get no extra header or byte in return, and run with no listener attached:
+they pay one function call per request. A side channel (a file) rather than a response header
+keeps the measured responses byte-for-byte what the app sends.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _VALID_ID = re.compile(r"[0-9a-f]{16,64}")  # becomes a file name: nothing else 
 MAX_SHAPE_CHARS = 2000
 
 _local = threading.local()
-_hooked = False
+_active = 0  # counted requests in progress; the listeners are attached while it is above zero
 _hook_lock = threading.Lock()
 
 StartResponse = Callable[..., Any]
@@ -95,22 +95,38 @@ def _after(*_args: Any) -> None:
         recorder.after()
 
 
-def ensure_hooked() -> bool:
-    """Hook SQLAlchemy if the app uses it (imported it); True when statements are counted."""
-    global _hooked
-    if _hooked:
-        return True
+def attach() -> bool:
+    """Start listening to SQLAlchemy, if the app uses it; True when statements are counted.
+
+    Attached only while a counted request runs: with a listener present SQLAlchemy dispatches
+    an event per statement even when nothing is recording (a few microseconds each, measured in
+    bench/instrument_overhead.py), and timed requests must not pay that.
+    """
+    global _active
     if "sqlalchemy" not in sys.modules:
         return False  # importing it ourselves would count nothing and claim zero
-    with _hook_lock:
-        if not _hooked:
-            from sqlalchemy import event
-            from sqlalchemy.engine import Engine
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
+    with _hook_lock:
+        _active += 1
+        if _active == 1:
             event.listen(Engine, "before_cursor_execute", _before)
             event.listen(Engine, "after_cursor_execute", _after)
-            _hooked = True
     return True
+
+
+def detach() -> None:
+    """Undo one `attach`; the last one removes the listeners."""
+    global _active
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    with _hook_lock:
+        _active -= 1
+        if _active == 0:
+            event.remove(Engine, "before_cursor_execute", _before)
+            event.remove(Engine, "after_cursor_execute", _after)
 
 
 class _Closing:
@@ -143,18 +159,24 @@ class Counting:
         request_id = environ.get(_ENVIRON_KEY)
         if not isinstance(request_id, str) or not _VALID_ID.fullmatch(request_id):
             return self.app(environ, start_response)
-        counted = ensure_hooked()
+        counted = attach()
         recorder = _Recorder()
         _local.recorder = recorder
         try:
             result = self.app(environ, start_response)
         except BaseException:
-            _local.recorder = None
+            self._stop(counted)
             raise
         return _Closing(result, lambda: self._finish(request_id, recorder, counted))
 
-    def _finish(self, request_id: str, recorder: _Recorder, counted: bool) -> None:
+    @staticmethod
+    def _stop(counted: bool) -> None:
         _local.recorder = None
+        if counted:
+            detach()
+
+    def _finish(self, request_id: str, recorder: _Recorder, counted: bool) -> None:
+        self._stop(counted)
         final = self.directory / f"{request_id}.json"
         temporary = final.with_suffix(".tmp")
         temporary.write_text(recorder.as_json(counted), encoding="utf-8")
@@ -168,5 +190,4 @@ def wrapped() -> Counting:
     app: WSGIApp = import_app(os.environ[TARGET_ENV])
     directory = Path(os.environ[DIR_ENV])
     directory.mkdir(parents=True, exist_ok=True)
-    ensure_hooked()
     return Counting(app, directory)
