@@ -25,7 +25,7 @@ APPS = REPO / "tests" / "apps"
 QUICK = {"profile": {"warmup": 1, "samples": 5, "trials": 1}, "load": {"enabled": False}}
 
 
-def _config(tmp_path: Path, app: dict[str, object], paths: dict[str, str]) -> Config:
+def _config(tmp_path: Path, app: dict[str, Any], paths: dict[str, str]) -> Config:
     document = {
         "app": {"workers": 2, "startup_timeout_s": 30, **app},
         "endpoints": [{"name": name, "path": path} for name, path in paths.items()],
