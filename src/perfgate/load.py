@@ -33,12 +33,9 @@ from perfgate.httpclient import (
 )
 from perfgate.netlimits import ensure_file_limit, port_pressure
 from perfgate.results import LoadEndpoint, LoadLevel
+from perfgate.selfcheck import CLIENT_BUSY_SHARE, self_check_notes
 
 LATENCY_POINTS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
-# One Python thread cannot use more than one core; near that, the client is the bottleneck.
-CLIENT_BUSY_SHARE = 0.85
-# An open-model run that achieved less than this share of its target rate fell behind.
-RATE_SHORTFALL = 0.95
 # After a connect-type failure, pause briefly so a refusing server is not hammered in a hot loop.
 CONNECT_BACKOFF_S = 0.001
 # Event-loop timers tick in milliseconds (uvloop): wake half a tick early rather than late.
@@ -75,7 +72,7 @@ def run_level(
             _Level(target, endpoints, config, concurrency).run(progress)
         )
     finally:
-        loop.close()
+        _close(loop)
     after = port_pressure(target.address, target.port)
     notes = [
         n
@@ -87,6 +84,16 @@ def run_level(
         if n
     ]
     return level.model_copy(update={"notes": [*notes, *level.notes]}) if notes else level
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left (after Ctrl-C, say) so every socket closes before the loop does."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
 
 
 class _Tally:
@@ -285,32 +292,3 @@ def latency_points(histogram: LogHistogram) -> dict[str, float]:
     # The mean is what Little's law (in-flight = rate x mean latency) needs; see diagnose.py.
     points["mean"] = round(histogram.mean() * 1000, 4)
     return points
-
-
-def self_check_notes(level: LoadLevel) -> list[str]:
-    """Say when the figures describe the client rather than the app."""
-    notes = []
-    if level.client_limited:
-        notes.append(
-            f"perfgate's own CPU use was {level.client_cpu_share:.0%} of one core at "
-            f"{level.concurrency} connections: the client, not the app, may have limited "
-            "throughput and inflated latency"
-        )
-    if level.target_rps and level.rps < RATE_SHORTFALL * level.target_rps:
-        who = "the client" if level.client_limited else "the app"
-        late = level.send_lateness_ms.get("p99")
-        lateness = f", p99 send lateness {late:.1f} ms" if late is not None else ""
-        notes.append(
-            f"achieved {level.rps:.0f} of the {level.target_rps:g} req/s target "
-            f"({level.dropped} dropped{lateness}): {who} could not keep up"
-        )
-    ports = level.errors.get(ErrorKind.PORTS, 0)
-    if ports:
-        notes.append(
-            f"{ports} connects failed with EADDRNOTAVAIL: the client ran out of ephemeral ports "
-            "(TIME_WAIT); throughput and errors at this level describe the client's port table"
-        )
-    files = level.errors.get(ErrorKind.FILES, 0)
-    if files:
-        notes.append(f"{files} connects failed: the client hit its open-file limit")
-    return notes

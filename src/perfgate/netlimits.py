@@ -50,6 +50,8 @@ def ensure_file_limit(connections: int) -> FileLimit:
     unlimited = hard == resource.RLIM_INFINITY
     if soft != resource.RLIM_INFINITY and soft < needed:
         target = needed if unlimited else min(needed, hard)
+        if target <= soft:
+            return FileLimit(soft=soft, hard=hard)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
             return FileLimit(soft=target, hard=hard if not unlimited else target, raised_from=soft)

@@ -6,7 +6,9 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
     (still 1, optional fields with defaults, so older files read unchanged:) per endpoint
       `queries_per_request` (null = not counted), `queries` (statement shapes), `content_encoding`;
       run `server` and `queries_note`; results `findings` and `baseline_load`; check `mde` and
-      `underpowered`; load level `trial_rps`; results `mode`, `against` and `base_run`.
+      `underpowered`; load level `trial_rps`; results `mode`, `against` and `base_run`; per load
+      level `model`, `target_rps`, `dropped`, `send_lateness_ms`, `client_cpu_share`,
+      `client_limited`, `notes`, and `p999` among its latency points.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
