@@ -186,7 +186,10 @@ def judge_and_write(
     for c in results.checks:
         if c.status in ("fail", "inconclusive"):
             print(f"  {c.status:<12} {c.endpoint} {c.phase} {c.metric}: {c.message}")
-    print(f"Report: {out / 'report.md'}  Results: {out / 'results.json'}")
+    for f in results.findings:
+        if f.severity in ("CRITICAL", "HIGH"):
+            print(f"  finding      {f.severity} {f.endpoint} {f.kind}: {f.title}")
+    print(f"Report: {out / 'report.md'} (and report.html)  Results: {out / 'results.json'}")
     return exit_status_for(results, config)
 
 
