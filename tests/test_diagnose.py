@@ -60,6 +60,12 @@ def test_plateau_far_below_capacity_points_at_serialization() -> None:
     assert "serializes" in finding.recommendation
 
 
+def test_plateau_found_where_it_starts() -> None:
+    levels = [level(10, 200), level(50, 400), level(100, 410)]
+    finding = _kinds(diagnose(run([profile("a", mean_ms=5)], levels)))["throughput_plateau"]
+    assert (finding.evidence["concurrency_low"], finding.evidence["concurrency_high"]) == (50, 100)
+
+
 def test_growing_throughput_is_no_plateau() -> None:
     levels = [level(10, 200), level(50, 380)]
     assert "throughput_plateau" not in _kinds(diagnose(run([profile("a")], levels)))

@@ -122,12 +122,21 @@ def _capacity(run: RunResult) -> int | None:
 def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
     if len(levels) < 2:
         return []
-    low, high = levels[0], levels[-1]
-    if high.concurrency < 2 * low.concurrency or low.rps <= 0:
+    high = levels[-1]
+    # The lowest level from which throughput stopped growing up to the highest one.
+    low = next(
+        (
+            lv
+            for lv in levels[:-1]
+            if high.concurrency >= 2 * lv.concurrency
+            and lv.rps > 0
+            and high.rps / lv.rps - 1 < PLATEAU_GROWTH
+        ),
+        None,
+    )
+    if low is None:
         return []
     growth = high.rps / low.rps - 1
-    if growth >= PLATEAU_GROWTH:
-        return []
     evidence: dict[str, float | int | str] = {
         "concurrency_low": low.concurrency, "rps_low": low.rps,
         "concurrency_high": high.concurrency, "rps_high": high.rps, "rps_growth": round(growth, 3),
