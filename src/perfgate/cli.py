@@ -22,11 +22,19 @@ from perfgate.charts import baseline_points
 from perfgate.comment import run_comment
 from perfgate.config import DEFAULT_CONFIG, Config, load_config
 from perfgate.diagnose import diagnose
-from perfgate.errors import ExitStatus, Interrupted, MeasurementError, PerfgateError
+from perfgate.errors import (
+    ExitStatus,
+    Interrupted,
+    MeasurementError,
+    PerfgateError,
+    ResultsError,
+    Terminated,
+)
 from perfgate.gate import judge
 from perfgate.html_report import render_html
 from perfgate.loadcli import add_parser as add_load_parser
 from perfgate.measure import measure
+from perfgate.redact import Redactor
 from perfgate.report import render_markdown, verdict_line
 from perfgate.results import (
     BaselineFile,
@@ -35,7 +43,6 @@ from perfgate.results import (
     append_to_baseline,
     load_baseline,
     load_results,
-    save,
     write_atomic,
 )
 from perfgate.worktree import base_tree
@@ -98,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument(
         "--replace", action="store_true", help="start a new history instead of adding to it"
     )
+    baseline.add_argument("--force", action="store_true",
+                          help="record the run even if incomplete or over budget")  # fmt: skip
     baseline.set_defaults(handler=cmd_baseline)
 
     compare = sub.add_parser("compare", help="judge a results file against a baseline file")
@@ -156,14 +165,39 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
-def judge_and_write(
+# Secrets to mask in everything printed or written; set per command once the config is known.
+_redact = Redactor.for_app(None)
+
+
+def _say(message: str) -> None:
+    print(f"perfgate: {_redact(message)}", file=sys.stderr, flush=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        write_atomic(path, _redact(text))
+    except OSError as exc:
+        raise ResultsError(
+            f"{path}: cannot write: {exc.strerror}", "choose a writable folder with --out"
+        ) from None
+
+
+def _scrub(run: RunResult) -> RunResult:
+    """The run without secrets in its free-text fields (the app command, the reason)."""
+    reason = run.incomplete_reason
+    return run.model_copy(
+        update={"app": _redact(run.app), "incomplete_reason": reason and _redact(reason)}
+    )
+
+
+def write_results(
     config: Config,
     run: RunResult,
     baseline: BaselineFile | None,
     out: Path,
     base_run: RunResult | None = None,
     against: str | None = None,
-) -> ExitStatus:
+) -> ResultsFile:
     verdict = judge(config, run, baseline, base_run)
     results = ResultsFile(
         verdict=verdict.verdict,
@@ -179,23 +213,65 @@ def judge_and_write(
         against=against,
         base_run=base_run,
     )
-    save(out / "results.json", results)
-    write_atomic(out / "report.md", render_markdown(results))
-    write_atomic(out / "report.html", render_html(results))
-    print(verdict_line(results).removeprefix("## "))
+    _write_text(out / "results.json", results.model_dump_json(indent=2) + "\n")
+    _write_text(out / "report.md", render_markdown(results))
+    _write_text(out / "report.html", render_html(results))
+    return results
+
+
+def judge_and_write(
+    config: Config,
+    run: RunResult,
+    baseline: BaselineFile | None,
+    out: Path,
+    base_run: RunResult | None = None,
+    against: str | None = None,
+) -> ExitStatus:
+    results = write_results(config, run, baseline, out, base_run, against)
+    print(_redact(verdict_line(results).removeprefix("## ")))
     for c in results.checks:
         if c.status in ("fail", "inconclusive"):
-            print(f"  {c.status:<12} {c.endpoint} {c.phase} {c.metric}: {c.message}")
+            print(_redact(f"  {c.status:<12} {c.endpoint} {c.phase} {c.metric}: {c.message}"))
     for f in results.findings:
         if f.severity in ("CRITICAL", "HIGH"):
-            print(f"  finding      {f.severity} {f.endpoint} {f.kind}: {f.title}")
+            print(_redact(f"  finding      {f.severity} {f.endpoint} {f.kind}: {f.title}"))
     print(f"Report: {out / 'report.md'} (and report.html)  Results: {out / 'results.json'}")
     return exit_status_for(results, config)
+
+
+def _measure(config: Config, baseline: BaselineFile | None, out: Path) -> RunResult:
+    """Measure; on failure or a signal, write what was measured (marked incomplete) first."""
+    _mask_secrets_of(config)
+    try:
+        return _scrub(measure(config, out, _say))
+    except PerfgateError as exc:
+        if exc.partial is not None:
+            write_results(config, _scrub(exc.partial), baseline, out)
+            _say(f"the incomplete run was written to {out / 'results.json'} and report.md")
+        raise
+    finally:
+        _scrub_log(out / "app.log")
+
+
+def _mask_secrets_of(config: Config) -> None:
+    global _redact
+    _redact = Redactor.for_app(config.app)
+
+
+def _scrub_log(path: Path) -> None:
+    """The app's own log is kept for the reader; keep it free of secrets as well."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return
+    if _redact(text) != text:
+        _write_text(path, text)
 
 
 def cmd_check(args: argparse.Namespace) -> ExitStatus:
     config = load_config(args.config)
     if args.against:
+        _mask_secrets_of(config)
         _check_writable(args.out)
         with base_tree(args.against, config.folder) as tree:
             print(f"A/B: base {args.against} ({tree.commit[:12]}) side by side with this tree")
@@ -205,7 +281,7 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
     path = baseline_path(args, config)
     baseline = load_baseline(path) if path.exists() else None
     _check_writable(args.out)
-    run = measure(config, args.out)
+    run = _measure(config, baseline, args.out)
     return judge_and_write(config, run, baseline, args.out)
 
 
@@ -216,7 +292,20 @@ def cmd_baseline(args: argparse.Namespace) -> ExitStatus:
         load_baseline(path)  # refuse to append to a damaged file before spending minutes measuring
     _check_writable(args.out)
     _check_writable(path.parent)
-    run = measure(config, args.out)
+    run = _measure(config, None, args.out)
+    # A baseline every later pull request is judged against must come from a sound run.
+    results = write_results(config, run, None, args.out)
+    failed = [c for c in results.checks if c.status == "fail"]
+    if (failed or not run.complete) and not args.force:
+        why = (
+            f"the run is incomplete ({run.incomplete_reason})"
+            if not run.complete
+            else f"the run failed {len(failed)} absolute budget(s), first: "
+            f"{failed[0].endpoint} {failed[0].metric}: {failed[0].message}"
+        )
+        _say(f"error: {path} was not changed: {why}")
+        _say("fix the app or the budgets, or pass --force to record this run anyway")
+        return ExitStatus.GATE_FAILED
     if args.replace:
         path.unlink(missing_ok=True)
     baseline = append_to_baseline(path, run)
@@ -253,36 +342,42 @@ def cmd_report(args: argparse.Namespace) -> ExitStatus:
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("stopped by SIGTERM")
+    raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], ExitStatus] = args.handler
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     in_main_thread = _in_main_thread()
     if in_main_thread:
         signal.signal(signal.SIGTERM, _raise_on_sigterm)
+        # A shell starting a background job may have set SIGINT to "ignore": take it back.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return int(handler(args))
-    except KeyboardInterrupt:
-        print("perfgate: interrupted; every process it started was stopped", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            _say("stopped by SIGTERM; every process it started was stopped")
+            return int(ExitStatus.TERMINATED)
+        _say("interrupted by SIGINT; every process it started was stopped")
         return int(ExitStatus.INTERRUPTED)
     except Interrupted as exc:
-        print(f"perfgate: {exc}; every process it started was stopped", file=sys.stderr)
-        return int(ExitStatus.TERMINATED)
+        _say(f"{exc}; every process it started was stopped")
+        return int(exc.exit_status)
     except PerfgateError as exc:
         if args.traceback:
-            traceback.print_exc()
-        print(f"perfgate: error: {exc}", file=sys.stderr)
+            print(_redact(traceback.format_exc()), file=sys.stderr, end="")
+        _say(f"error: {exc}")
         if isinstance(exc, MeasurementError) and exc.log_tail:
             print("--- app log (last lines) ---", file=sys.stderr)
-            print(exc.log_tail, file=sys.stderr)
+            print(_redact(exc.log_tail), file=sys.stderr)
         return int(exc.exit_status)
     finally:
         if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
 
 
 def _in_main_thread() -> bool:

@@ -248,6 +248,10 @@ def load_config(path: str | Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start and mark and start.line != mark.line:
+            # The parser notices an unclosed bracket lines later: name where it was opened.
+            problem += f" ({context} from line {start.line + 1})"
         raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(

@@ -6,6 +6,10 @@ Only the CLI catches these: it prints the one-line message and exits with the fa
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from perfgate.results import RunResult
 
 
 class ExitStatus(IntEnum):
@@ -26,6 +30,8 @@ class PerfgateError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # What was measured before the error, marked incomplete; the CLI writes it out.
+        self.partial: RunResult | None = None
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -50,6 +56,15 @@ class MeasurementError(PerfgateError):
 
 
 class Interrupted(PerfgateError):
-    """perfgate received SIGINT or SIGTERM."""
+    """perfgate received SIGINT (exit 130) or SIGTERM (exit 143)."""
 
     exit_status = ExitStatus.INTERRUPTED
+
+    def __init__(self, message: str, hint: str | None = None, *, terminated: bool = False) -> None:
+        super().__init__(message, hint)
+        self.exit_status = ExitStatus.TERMINATED if terminated else ExitStatus.INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by perfgate's SIGTERM handler. A KeyboardInterrupt, like Ctrl-C, because asyncio
+    and other libraries swallow ordinary exceptions raised inside callbacks but never these."""

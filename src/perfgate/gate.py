@@ -97,6 +97,7 @@ def _notes(config: Config, run: RunResult, history: Sequence[RunResult]) -> list
             "No baseline: only absolute budgets were judged. Record one with `perfgate baseline`."
         )
         return notes
+    notes += _endpoint_differences(run, history)
     if any(r.config_digest != run.config_digest for r in history):
         notes.append("The baseline was recorded with a different thresholds.yaml.")
     env = run.environment
@@ -111,6 +112,20 @@ def _notes(config: Config, run: RunResult, history: Sequence[RunResult]) -> list
             f"The baseline holds {len(history)} run(s): the run-to-run spread is assumed "
             f"({config.compare.noise_floor:.0%}), not measured; record 3 or more to measure it."
         )
+    return notes
+
+
+def _endpoint_differences(run: RunResult, history: Sequence[RunResult]) -> list[str]:
+    """Endpoints that only one side has: what both have is compared, these are named."""
+    ours = {p.name for p in run.endpoints}
+    theirs = {p.name for r in history for p in r.endpoints}
+    notes = []
+    if theirs - ours:
+        names = ", ".join(sorted(theirs - ours))
+        notes.append(f"Endpoints only in the baseline (not compared): {names}.")
+    if ours - theirs:
+        names = ", ".join(sorted(ours - theirs))
+        notes.append(f"Endpoints not in the baseline (absolute budgets only): {names}.")
     return notes
 
 

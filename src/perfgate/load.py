@@ -29,7 +29,7 @@ from perfgate.httpclient import (
     Target,
     Watchdog,
     build_request,
-    new_event_loop,
+    run_interruptible,
 )
 from perfgate.netlimits import ensure_file_limit, port_pressure
 from perfgate.results import LoadEndpoint, LoadLevel
@@ -66,13 +66,7 @@ def run_level(
     target = Target.from_url(base_url).resolved()
     limit = ensure_file_limit(concurrency)
     before = port_pressure(target.address, target.port)
-    loop = new_event_loop()
-    try:
-        level = loop.run_until_complete(
-            _Level(target, endpoints, config, concurrency).run(progress)
-        )
-    finally:
-        _close(loop)
+    level = run_interruptible(_Level(target, endpoints, config, concurrency).run(progress))
     after = port_pressure(target.address, target.port)
     notes = [
         n
@@ -84,16 +78,6 @@ def run_level(
         if n
     ]
     return level.model_copy(update={"notes": [*notes, *level.notes]}) if notes else level
-
-
-def _close(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is left (after Ctrl-C, say) so every socket closes before the loop does."""
-    pending = asyncio.all_tasks(loop)
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
 
 
 class _Tally:

@@ -1,41 +1,128 @@
-"""One measurement run: start the app, profile each endpoint, load-test each level, stop."""
+"""One measurement run: start the app, profile each endpoint, load-test each level, stop.
+
+What was measured survives a failure: when the app dies, an endpoint cannot be measured or a
+signal arrives, the error leaves with `partial`, a RunResult marked incomplete holding every
+phase finished so far, and the CLI writes it out before exiting.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from perfgate.config import Config
-from perfgate.load import run_load
+from perfgate.errors import Interrupted, MeasurementError, Terminated
+from perfgate.load import run_level
 from perfgate.profile import profile_endpoints
 from perfgate.queries import apply, probe_endpoints
-from perfgate.results import Environment, RunResult, ServerSettings, now_iso
-from perfgate.server import gunicorn_version, running_app
+from perfgate.results import (
+    EndpointProfile,
+    Environment,
+    LoadLevel,
+    RunResult,
+    ServerSettings,
+    now_iso,
+)
+from perfgate.server import App, check_target, gunicorn_version, running_app
+
+Progress = Callable[[str], None]
 
 
-def measure(config: Config, out_dir: Path) -> RunResult:
-    """Measure the configured app; the app is stopped before this returns or raises."""
-    with running_app(config.app, config.folder, out_dir) as app:
-        profiles = profile_endpoints(app.base_url, config.endpoints, config.profile)
-        probed = probe_endpoints(
-            app.base_url, config.endpoints, app.query_dir, config.profile.timeout_s
+def _quiet(message: str) -> None:
+    pass
+
+
+class _Run:
+    """What one run has gathered so far, and the phase it is in."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        app = config.app
+        self.description = app.target or app.command or app.url or "app"
+        self.phase = "startup"
+        self.profiles: list[EndpointProfile] = []
+        self.levels: list[LoadLevel] = []
+        self.queries_note: str | None = None
+
+    def result(self, reason: str | None = None) -> RunResult:
+        config = self.config
+        return RunResult(
+            created_at=now_iso(),
+            config_digest=config.digest,
+            app=self.description,
+            environment=Environment.capture(
+                config.folder, gunicorn_version() if config.app.target else None
+            ),
+            endpoints=self.profiles,
+            load=self.levels,
+            server=server_settings(config),
+            queries_note=self.queries_note or why_not_counted(config),
+            complete=reason is None,
+            incomplete_reason=reason,
         )
-        profiles = apply(profiles, probed)
-        levels = (
-            run_load(app.base_url, config.endpoints, config.load) if config.load.enabled else []
-        )
-        description = app.description
-    return RunResult(
-        created_at=now_iso(),
-        config_digest=config.digest,
-        app=description,
-        environment=Environment.capture(
-            config.folder, gunicorn_version() if config.app.target else None
-        ),
-        endpoints=profiles,
-        load=levels,
-        server=server_settings(config),
-        queries_note=probed.note or why_not_counted(config),
+
+
+def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunResult:
+    """Measure the configured app; the app is stopped before this returns or raises.
+
+    Raises MeasurementError or Interrupted with `partial` set to the incomplete run.
+    """
+    run = _Run(config)
+    if config.app.target:
+        check_target(config.app, config.folder, config.source)
+    try:
+        progress(f"starting the app ({run.description})")
+        with running_app(config.app, config.folder, out_dir) as app:
+            run.description = app.description
+            _phases(config, app, run, progress)
+            deaths = app.worker_deaths()
+    except (MeasurementError, Interrupted) as exc:
+        where = "" if run.phase in exc.message else f" (during {run.phase})"
+        exc.partial = run.result(exc.message + where)
+        raise
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        what = "stopped by SIGTERM" if terminated else "interrupted by SIGINT"
+        error = Interrupted(what, terminated=terminated)
+        error.partial = run.result(f"{what} (during {run.phase})")
+        raise error from None
+    if deaths:
+        # The run finished, but a crashed worker means its figures are not those of a healthy app.
+        more = f" and {len(deaths) - 1} more" if len(deaths) > 1 else ""
+        return run.result(f"an app worker died during the run: {deaths[0]}{more}")
+    return run.result()
+
+
+def _phases(config: Config, app: App, run: _Run, progress: Progress) -> None:
+    run.phase = "profile"
+    progress(f"profiling {len(config.endpoints)} endpoint(s)")
+    run.profiles = profile_endpoints(
+        app.base_url, config.endpoints, config.profile, collected=run.profiles
     )
+    _still_running(app, run.phase)
+    run.phase = "query count"
+    timeout = config.profile.timeout_s
+    probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout)
+    run.profiles = apply(run.profiles, probed)
+    run.queries_note = probed.note
+    _still_running(app, run.phase)
+    if not config.load.enabled:
+        return
+    for concurrency in config.load.concurrency:
+        run.phase = f"load at {concurrency} connections"
+        progress(f"load test at {concurrency} connections")
+        run.levels.append(run_level(app.base_url, config.endpoints, config.load, concurrency))
+        _still_running(app, run.phase)
+
+
+def _still_running(app: App, phase: str) -> None:
+    if app.exited():
+        code = app.process.returncode if app.process else None
+        raise MeasurementError(
+            f"the app exited with code {code} during the {phase} ({app.description})",
+            "read the app log below",
+            log_tail=app.log_tail(),
+        )
 
 
 def server_settings(config: Config) -> ServerSettings | None:

@@ -17,28 +17,40 @@ from perfgate.httpclient import (
     Outcome,
     Target,
     build_request,
-    new_event_loop,
+    run_interruptible,
 )
 from perfgate.results import EndpointProfile
 from perfgate.stats import percentile, summarize_ms
 
 
 def profile_endpoints(
-    base_url: str, endpoints: list[Endpoint], config: ProfileConfig, seed: int = 0
+    base_url: str,
+    endpoints: list[Endpoint],
+    config: ProfileConfig,
+    seed: int = 0,
+    collected: list[EndpointProfile] | None = None,
 ) -> list[EndpointProfile]:
-    loop = new_event_loop()
+    """Profile every endpoint. If this raises (a signal, say), `collected` receives the
+    summaries of the trials that finished, so the caller can keep them."""
+    outcomes: dict[str, list[list[Outcome]]] = {e.name: [] for e in endpoints}
     try:
-        return loop.run_until_complete(_profile(Target.from_url(base_url), endpoints, config, seed))
-    finally:
-        loop.close()
+        target = Target.from_url(base_url)
+        return run_interruptible(_profile(target, endpoints, config, seed, outcomes))
+    except BaseException:
+        if collected is not None:
+            collected[:] = [_summarize(e, outcomes[e.name]) for e in endpoints if outcomes[e.name]]
+        raise
 
 
 async def _profile(
-    target: Target, endpoints: list[Endpoint], config: ProfileConfig, seed: int
+    target: Target,
+    endpoints: list[Endpoint],
+    config: ProfileConfig,
+    seed: int,
+    outcomes: dict[str, list[list[Outcome]]],
 ) -> list[EndpointProfile]:
     connection = Connection(target)
     requests = {e.name: build_request(target, e) for e in endpoints}
-    outcomes: dict[str, list[list[Outcome]]] = {e.name: [] for e in endpoints}
     try:
         for endpoint in endpoints:
             for _ in range(config.warmup):

@@ -7,14 +7,16 @@ block is left (success, error, Ctrl-C).
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -24,10 +26,30 @@ import requests
 
 from perfgate import instrument
 from perfgate.config import AppConfig
-from perfgate.errors import MeasurementError
+from perfgate.errors import ConfigError, MeasurementError
 
 LOG_TAIL_LINES = 30
-STOP_GRACE_S = 8.0
+# SIGTERM first, SIGKILL after this: short, because once measuring is over (or interrupted) no
+# in-flight request matters, and a CI job or a Ctrl-C must not wait on gunicorn's 30 s grace.
+STOP_GRACE_S = 3.0
+# gunicorn's master logs these when a worker dies other than by the master's own SIGTERM.
+_WORKER_DEATH = re.compile(
+    r"Worker \(pid:\d+\) (?:was sent (?!SIGTERM)\w+|exited with code \d+)|WORKER TIMEOUT"
+)
+_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# Run in a child so the user's package __init__ never runs inside perfgate itself.
+_FIND_MODULE = """
+import importlib.util, sys
+sys.path.insert(0, sys.argv[1])
+try:
+    found = importlib.util.find_spec(sys.argv[2]) is not None
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}")
+    sys.exit(1)
+if not found:
+    print("no such module")
+    sys.exit(1)
+"""
 
 
 @dataclass(frozen=True)
@@ -45,12 +67,17 @@ class App:
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
 
+    def worker_deaths(self) -> list[str]:
+        """Log lines saying a gunicorn worker died unexpectedly (crash, kill, timeout)."""
+        text = read_tail(self.log_path, 10_000)
+        return [line.strip() for line in text.splitlines() if _WORKER_DEATH.search(line)]
+
 
 def read_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
     """The last lines of a log, with traceback frames dropped so the exception lines fit."""
     if path is None or not path.exists():
         return ""
-    text = path.read_bytes()[-64_000:].decode("utf-8", errors="replace")
+    text = path.read_bytes()[-256_000:].decode("utf-8", errors="replace")
     kept: list[str] = []
     skip_code_line = False
     for line in text.splitlines():
@@ -144,8 +171,11 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
     env = {**os.environ, **app.env}
     extra_env = instrument_env(app, query_dir, env.get("PYTHONPATH", ""))
     env.update(extra_env)
-    with log_path.open("wb") as log:
-        try:
+    # Hold SIGINT/SIGTERM while the child is born, so an interrupt cannot land between its start
+    # and the `try` below that guarantees its stop; the signal is delivered right after.
+    held = _hold_signals()
+    try:
+        with log_path.open("wb") as log:
             process = subprocess.Popen(
                 argv,
                 cwd=folder,
@@ -154,18 +184,26 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_in_child,
             )
-        except OSError as exc:
+    except BaseException as exc:
+        _release_signals(held)
+        if isinstance(exc, OSError):
             raise MeasurementError(
                 f"cannot start the app: {argv[0]}: {exc.strerror}",
                 "check app.command / app.target in the config",
             ) from None
+        raise
     handle = App(
         f"http://127.0.0.1:{port}", description, log_path, process,
         query_dir if extra_env else None,
     )  # fmt: skip
+    # gunicorn says when it holds the port: until then a ready answer could come from whoever
+    # took the port between free_port() and gunicorn's bind.
+    bound = f"Listening at: http://127.0.0.1:{port}" if app.target else None
     try:
-        _wait_ready(handle, app)
+        _release_signals(held)
+        _wait_ready(handle, app, bound)
         yield handle
     finally:
         stop(process)
@@ -177,14 +215,96 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         group = os.getpgid(process.pid)
     except ProcessLookupError:
         group = process.pid
-    _signal_group(group, signal.SIGTERM)
     try:
+        _signal_group(group, signal.SIGTERM)
         process.wait(timeout=STOP_GRACE_S)
     except subprocess.TimeoutExpired:
         pass
-    # Workers of a master that died may linger in the group: make sure.
-    _signal_group(group, signal.SIGKILL)
-    process.wait()
+    finally:
+        # Always, even when a second Ctrl-C cuts the wait short: workers of a master that died
+        # may linger in the group.
+        _signal_group(group, signal.SIGKILL)
+        process.wait()
+
+
+def check_target(app: AppConfig, folder: Path, source: Path) -> None:
+    """Fail fast (exit 2) when app.target's module cannot be found from the config folder.
+
+    Only finds the module (its parent packages do run); importing it is gunicorn's job, whose
+    errors come back with the app log.
+    """
+    assert app.target is not None
+    module = app.target.split(":", 1)[0].strip()
+    if not _MODULE_NAME.fullmatch(module):
+        raise ConfigError(
+            f"{source}: app.target = {app.target!r}: not a module path",
+            "write it as package.module:app or package.module:create_app()",
+        )
+    try:
+        found = subprocess.run(
+            [sys.executable, "-c", _FIND_MODULE, str(folder), module],
+            cwd=folder,
+            env={**os.environ, **app.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return  # a slow package __init__ is gunicorn's to report, with the log tail
+    if found.returncode != 0:
+        why = (found.stdout.strip().splitlines() or ["no such module"])[-1]
+        raise ConfigError(
+            f"{source}: app.target = {app.target!r}: cannot find module {module!r} ({why})",
+            f"the module path is relative to the config's folder {folder}",
+        )
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold_signals() -> bool:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    return True
+
+
+def _release_signals(held: bool) -> None:
+    if held:
+        _unblock_signals()
+
+
+def _unblock_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
+
+def _parent_death_signal() -> Callable[[], object] | None:
+    """Linux's prctl(PR_SET_PDEATHSIG, SIGTERM), looked up before any fork."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
+_SET_PDEATHSIG = _parent_death_signal()
+
+
+def _in_child() -> None:
+    """Runs in the app's process between fork and exec."""
+    # It inherits the mask that held SIGINT/SIGTERM across exec: clear it, or the app could
+    # never be stopped with SIGTERM.
+    _unblock_signals()
+    # If perfgate dies without a chance to clean up (SIGKILL, OOM), the kernel sends the app
+    # SIGTERM, so even then no app outlives perfgate.
+    if _SET_PDEATHSIG is not None:
+        _SET_PDEATHSIG()
 
 
 def _signal_group(group: int, sig: signal.Signals) -> None:
@@ -194,7 +314,7 @@ def _signal_group(group: int, sig: signal.Signals) -> None:
         pass
 
 
-def _wait_ready(app: App, config: AppConfig) -> None:
+def _wait_ready(app: App, config: AppConfig, bound: str | None = None) -> None:
     url = app.base_url + config.ready_path
     deadline = time.monotonic() + config.startup_timeout_s
     last_problem = "no answer"
@@ -207,6 +327,10 @@ def _wait_ready(app: App, config: AppConfig) -> None:
                     "read the app log below; the app must start and answer " + config.ready_path,
                     log_tail=app.log_tail(),
                 )
+            if bound and bound not in read_tail(app.log_path, 10_000):
+                last_problem = "the app has not bound its port yet"
+                time.sleep(0.05)
+                continue
             try:
                 response = session.get(url, timeout=2)
                 if response.status_code < 500:
