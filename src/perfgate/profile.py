@@ -38,7 +38,8 @@ def profile_endpoints(
         return run_interruptible(_profile(target, endpoints, config, seed, outcomes))
     except BaseException:
         if collected is not None:
-            collected[:] = [_summarize(e, outcomes[e.name]) for e in endpoints if outcomes[e.name]]
+            done = [e for e in endpoints if outcomes[e.name]]
+            collected[:] = [summarize_trials(e, outcomes[e.name]) for e in done]
         raise
 
 
