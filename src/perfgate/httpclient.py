@@ -148,7 +148,7 @@ class _HttpProtocol(asyncio.Protocol):
             self._complete()
         else:
             detail = "closed before the answer was complete"
-            self._fail(ClientError(ErrorKind.RESET, detail, stale=not self.got_bytes))
+            self.fail(ClientError(ErrorKind.RESET, detail, stale=not self.got_bytes))
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -170,7 +170,7 @@ class _HttpProtocol(asyncio.Protocol):
         try:
             self._feed(data)
         except (ProtocolError, ValueError) as exc:
-            self._fail(ClientError(ErrorKind.PROTOCOL, str(exc)[:120]))
+            self.fail(ClientError(ErrorKind.PROTOCOL, str(exc)[:120]))
             self.abort()
 
     def abort(self) -> None:
@@ -178,7 +178,7 @@ class _HttpProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def _fail(self, error: ClientError) -> None:
+    def fail(self, error: ClientError) -> None:
         waiter, self.waiter = self.waiter, None
         self.buffer = b""
         if waiter is not None and not waiter.done():
@@ -336,7 +336,8 @@ class Connection:
         self.deadline = float("inf")
         self.nbytes = 0
         self._protocol: _HttpProtocol | None = None
-        self._task: asyncio.Task[object] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connecting: asyncio.Task[object] | None = None
         self._timed_out = False
         self._watchdog = watchdog
         if watchdog is not None:
@@ -352,53 +353,46 @@ class Connection:
         return Outcome(time.perf_counter() - start, status, self.nbytes, None)
 
     async def exchange(self, raw: bytes, timeout: float, head_only: bool = False) -> int:
-        """Send one request; return the status or raise ClientError. Body size in `nbytes`."""
-        loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
+        """Send one request; return the status or raise ClientError. Body size in `nbytes`.
+
+        The hot path of the load engine: one future per request and no extra coroutine."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         self._timed_out = False
         self.deadline = loop.time() + timeout
         timer = None if self._watchdog else loop.call_at(self.deadline, self.expire)
         try:
-            try:
-                return await self._exchange_once(loop, raw, head_only, retry=True)
-            except asyncio.CancelledError:
-                if not self._timed_out:
+            protocol = self._protocol
+            retry = True
+            while True:
+                fresh = protocol is None or protocol.closed
+                if fresh:
+                    protocol = await self._connect(loop, timeout)
+                assert protocol is not None and protocol.transport is not None
+                waiter: asyncio.Future[int] = loop.create_future()
+                protocol.start(waiter, head_only)
+                protocol.transport.write(raw)
+                try:
+                    status = await waiter
+                except ClientError as exc:
+                    self._drop()
+                    if exc.stale and not fresh and retry:
+                        # The server closed an idle keep-alive connection as we reused it.
+                        protocol, retry = None, False
+                        continue
                     raise
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()
-                self._drop()
-                raise ClientError(ErrorKind.TIMEOUT, f"no answer within {timeout:g} s") from None
+                self.nbytes = protocol.nbytes
+                return status
         finally:
             self.deadline = float("inf")
-            self._task = None
             if timer is not None:
                 timer.cancel()
 
-    async def _exchange_once(
-        self, loop: asyncio.AbstractEventLoop, raw: bytes, head_only: bool, retry: bool
-    ) -> int:
-        protocol = self._protocol
-        fresh = protocol is None or protocol.closed
-        if fresh:
-            protocol = await self._connect(loop)
-        assert protocol is not None and protocol.transport is not None
-        waiter: asyncio.Future[int] = loop.create_future()
-        protocol.start(waiter, head_only)
-        protocol.transport.write(raw)
-        try:
-            status = await waiter
-        except ClientError as exc:
-            self._drop()
-            if exc.stale and not fresh and retry:
-                # The server closed an idle keep-alive connection as we reused it.
-                return await self._exchange_once(loop, raw, head_only, retry=False)
-            raise
-        self.nbytes = protocol.nbytes
-        return status
-
-    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _HttpProtocol:
+    async def _connect(self, loop: asyncio.AbstractEventLoop, timeout: float) -> _HttpProtocol:
         self._drop()
+        # A connect is timed out by cancelling this task (rare: loopback connects are instant).
+        self._connecting = asyncio.current_task()
         try:
             _, protocol = await loop.create_connection(
                 _HttpProtocol, self.target.address or self.target.host, self.target.port
@@ -407,14 +401,30 @@ class Connection:
             raise ClientError(ErrorKind.CONNECT, str(exc)) from None
         except OSError as exc:
             raise ClientError(connect_error_kind(exc), str(exc)) from None
+        except asyncio.CancelledError:
+            if not self._timed_out:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            raise ClientError(ErrorKind.TIMEOUT, f"no connection within {timeout:g} s") from None
+        finally:
+            self._connecting = None
         self._protocol = protocol
         return protocol
 
     def expire(self) -> None:
-        """Called by the watchdog or timer once the deadline passed: cancel the waiting task."""
-        if self._task is not None and not self._timed_out:
-            self._timed_out = True
-            self._task.cancel()
+        """Called by the watchdog or timer once the deadline passed: fail the request."""
+        if self._timed_out:
+            return
+        self._timed_out = True
+        if self._connecting is not None:
+            self._connecting.cancel()
+            return
+        protocol = self._protocol
+        if protocol is not None and protocol.waiter is not None:
+            protocol.fail(ClientError(ErrorKind.TIMEOUT, "no answer in time"))
+            protocol.abort()
 
     def _drop(self) -> None:
         protocol, self._protocol = self._protocol, None
