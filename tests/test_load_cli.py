@@ -132,3 +132,32 @@ def test_report_describes_the_open_model_and_stays_quiet_otherwise() -> None:
     level = _level(model="open", target_rps=250.0, dropped=7, send_lateness_ms={"p99": 3.5})
     text = render_markdown(_results(level))
     assert "open model, 200.0 of 250 req/s achieved, 7 dropped, p99 send lateness 3.5 ms" in text
+
+
+def test_progress_line_only_on_a_terminal() -> None:
+    import pty
+
+    with adhoc.AdhocServer(adhoc.keep_alive) as server:
+        leader, follower = pty.openpty()
+        env = {**os.environ, "PYTHONPATH": str(SRC)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "perfgate", "load", server.url, "-c", "1", "-d", "1.3"],
+            stdout=follower, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        os.close(follower)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            output += chunk
+        process.wait(timeout=60)
+        os.close(leader)
+    text = output.decode()
+    assert process.returncode == 0
+    assert "\r" in text and " requests " in text and "req/s" in text  # the progress line
+    assert "\r\x1b[K" in text  # cleared before the summary
+    assert "client CPU" in text

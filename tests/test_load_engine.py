@@ -208,3 +208,13 @@ def test_open_model_drops_when_every_connection_stays_busy() -> None:
     assert level.dropped > 0 and level.errors["dropped"] == level.dropped
     assert level.requests + level.dropped <= 51
     assert any("could not keep up" in note for note in level.notes)
+
+
+def test_open_model_counts_exactly_the_requests_due_after_the_warm_up() -> None:
+    config = LoadConfig(concurrency=[2], duration_s=0.5, warmup_s=0.3, rate=100)
+    with adhoc.AdhocServer(adhoc.keep_alive) as server:
+        level = run_level(server.url, [Endpoint(name="x", path="/")], config, 2)
+        sent = server.requests
+    # 30 requests fall due in the warm-up and 50 in the window; only the 50 are counted.
+    assert level.requests + level.dropped == 50
+    assert sent == 80 - level.dropped

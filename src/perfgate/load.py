@@ -144,10 +144,10 @@ class _Level:
             progress(time.perf_counter() - self.start, self.completed)
 
     def _record(
-        self, i: int, status: int, kind: ErrorKind | None, since: float, end: float
+        self, i: int, status: int, kind: ErrorKind | None, since: float, end: float, measured: bool
     ) -> None:
         self.completed += 1
-        if since < self.measure_from:
+        if not measured:
             return
         tally = self.tallies[i]
         tally.requests += 1
@@ -165,7 +165,7 @@ class _Level:
 
     async def _closed_worker(self, connection: Connection, offset: int) -> None:
         raws, heads, timeout = self.raws, self.heads, self.config.timeout_s
-        clock, stop_at = time.perf_counter, self.stop_at
+        clock, stop_at, measure_from = time.perf_counter, self.stop_at, self.measure_from
         i = offset % len(raws)
         while True:
             sent = clock()
@@ -176,22 +176,27 @@ class _Level:
                 status = await connection.exchange(raws[i], timeout, heads[i])
             except ClientError as exc:
                 status, kind = 0, exc.kind
-            self._record(i, status, kind, sent, clock())
+            self._record(i, status, kind, sent, clock(), sent >= measure_from)
             if kind in _CONNECT_KINDS:
                 await asyncio.sleep(CONNECT_BACKOFF_S)
             i = i + 1 if i + 1 < len(raws) else 0
 
     async def _open_worker(self, connection: Connection, _: int) -> None:
         raws, heads, timeout = self.raws, self.heads, self.config.timeout_s
-        clock, stop_at, measure_from = time.perf_counter, self.stop_at, self.measure_from
-        assert self.config.rate is not None
-        interval = 1.0 / self.config.rate
+        clock, stop_at = time.perf_counter, self.stop_at
+        rate = self.config.rate
+        assert rate is not None
+        interval = 1.0 / rate
+        # Which slots are warm-up and which measured, by count (no rounding at the edges).
+        first = math.ceil(self.config.warmup_s * rate - 1e-9)
+        end = math.ceil((self.config.warmup_s + self.config.duration_s) * rate - 1e-9)
         while True:
             slot = self.next_slot
             self.next_slot += 1
-            due = self.start + slot * interval
-            if due >= stop_at:
+            if slot >= end:
                 return
+            due = self.start + slot * interval
+            measured = slot >= first
             now = clock()
             if due - now > TIMER_SLACK_S:
                 await asyncio.sleep(due - now - TIMER_SLACK_S)
@@ -200,10 +205,9 @@ class _Level:
             since = due if now > due else now
             # Every connection stayed busy too long: drop it (past the window, sooner).
             if now - due > (timeout if now < stop_at else min(timeout, END_GRACE_S)):
-                if due >= measure_from:
-                    self.dropped += 1
+                self.dropped += measured
                 continue
-            if due >= measure_from:
+            if measured:
                 self.lateness.record(now - since)
             i = slot % len(raws)
             kind: ErrorKind | None = None
@@ -211,7 +215,7 @@ class _Level:
                 status = await connection.exchange(raws[i], timeout, heads[i])
             except ClientError as exc:
                 status, kind = 0, exc.kind
-            self._record(i, status, kind, since, clock())
+            self._record(i, status, kind, since, clock(), measured)
 
     def _summarize(self, cpu_used: float, wall: float) -> LoadLevel:
         config, duration = self.config, self.config.duration_s
