@@ -188,3 +188,20 @@ def test_interrupt_midway_removes_the_worktree_and_stops_both_apps(
     while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_calibrate_prints_the_noise_of_every_endpoint_and_metric(
+    repo: Path, tmp_path: Path
+) -> None:
+    scratch, out = tmp_path / "scratch", tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "perfgate", "calibrate", "--out", str(out), "--seed", "3"],
+        cwd=repo, env=_env(scratch), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {tuple(line.split()[:2]) for line in done.stdout.splitlines()}
+    for row in [("health", "median"), ("health", "p95"), ("items", "median"), ("items", "p95")]:
+        assert row in rows
+    assert any(line.startswith("all @ c=2") for line in done.stdout.splitlines())
+    assert "honest tol" in done.stdout
+    assert _processes_mentioning(str(tmp_path)) == []
