@@ -4,8 +4,9 @@ Against examples/softfactory (wrapped by bench/inject.py) it injects a CPU busy-
 chosen fraction of one endpoint's median latency, and runs many checks in both modes:
   ab        same-run A/B: base (no injection) and head side by side, trials interleaved;
   baseline  stored baseline: a history of K runs of the base, then one run of the head.
-Effect 0 is the A/A case, where every fail is a false alarm. A detection is a fail that blames the
-slowed endpoint; a check where another endpoint fails a profile check counts as misblamed.
+Only relative checks are judged. Effect 0 is the A/A case, where every fail is a false alarm; a
+detection is a fail that blames the slowed endpoint; a check where another endpoint fails a
+profile check counts as misblamed.
 Prints rates with Wilson 95% intervals and the wall time per check. Every app is started fresh
 per check and stopped afterwards.
 
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from perfgate.abtest import measure_pair  # noqa: E402
-from perfgate.config import AppConfig, Config, load_config  # noqa: E402
+from perfgate.config import AppConfig, Budget, Budgets, Config, load_config  # noqa: E402
 from perfgate.gate import Verdict, judge  # noqa: E402
 from perfgate.measure import measure  # noqa: E402
 from perfgate.profile import profile_endpoints  # noqa: E402
@@ -65,12 +66,9 @@ def bench_config(args: argparse.Namespace) -> Config:
     names = [e.name for e in config.endpoints]
     if args.endpoint not in names:
         sys.exit(f"power.py: --endpoint {args.endpoint!r} is not one of {', '.join(names)}")
-    budgets = config.budgets.model_copy(
-        update={
-            "default": config.budgets.default.model_copy(update={"regression": args.tolerance}),
-            "endpoints": {},  # absolute limits are not what this bench measures
-        }
-    )
+    # Only the relative (statistical) checks: absolute limits and exact statement counts are
+    # not what this bench measures, and a busy machine would trip the absolute ones.
+    budgets = Budgets(default=Budget(regression=args.tolerance, query_growth=None))
     profile = config.profile.model_copy(update={"samples": args.samples, "trials": args.trials})
     load = config.load.model_copy(update={"enabled": args.with_load})
     app = config.app.model_copy(update={"target": TARGET})
@@ -93,15 +91,18 @@ def median_ms(config: Config, name: str, scratch: Path) -> float:
     return profile.latency_ms.median
 
 
-def score(cell: Cell, verdict: Verdict, endpoint: str, seconds: float) -> None:
+def score(cell: Cell, verdict: Verdict, endpoint: str, seconds: float) -> str:
+    """Count one check; return what failed, for the log."""
     cell.checks += 1
     cell.seconds += seconds
-    failed = [c for c in verdict.checks if c.status == "fail"]
+    relative = [c for c in verdict.checks if c.kind == "relative"]
+    failed = [c for c in relative if c.status == "fail"]
     blamed = {c.endpoint for c in failed if c.phase == "profile"}
-    cell.fails += verdict.verdict == "fail"
-    cell.inconclusive += verdict.verdict == "inconclusive"
-    cell.detected += verdict.verdict == "fail" and endpoint in blamed
+    cell.fails += bool(failed)
+    cell.inconclusive += not failed and any(c.status == "inconclusive" for c in relative)
+    cell.detected += endpoint in blamed
     cell.misblamed += bool(blamed - {endpoint})
+    return ", ".join(f"{c.endpoint} {c.metric} {c.change:+.0%}" for c in failed if c.change)
 
 
 def run_ab(config: Config, head: AppConfig, scratch: Path, seed: int) -> tuple[Verdict, float]:
@@ -188,9 +189,9 @@ def main() -> None:
                         verdict, seconds = run_ab(config, head, scratch / "ab", seed=i)
                     else:
                         verdict, seconds = run_stored(config, head, history, scratch / "st")
-                    score(cell, verdict, endpoint.name, seconds)
-                    print(f"  {mode} +{effect:.0%} #{i + 1}: {verdict.verdict} ({seconds:.1f} s)",
-                          flush=True)  # fmt: skip
+                    failed = score(cell, verdict, endpoint.name, seconds)
+                    print(f"  {mode} +{effect:.0%} #{i + 1}: {verdict.verdict} ({seconds:.1f} s)"
+                          f"{'  failed: ' + failed if failed else ''}", flush=True)  # fmt: skip
                 cells.append(cell)
         print_table(cells, endpoint.name, args.tolerance)
 

@@ -31,6 +31,16 @@ def test_paired_interval_matches_the_t_interval_by_hand() -> None:
     assert estimate.p_worse == pytest.approx(0.00692, abs=5e-5)
 
 
+def test_the_instance_floor_adds_in_quadrature_to_the_standard_error() -> None:
+    base = [10.0, 20.0, 30.0, 40.0]
+    head = [b * math.exp(d) for b, d in zip(base, [0.1, 0.2, 0.1, 0.2], strict=True)]
+    plain = compare_paired(base, head, higher_is_worse=True, alpha=0.05)
+    floored = compare_paired(base, head, higher_is_worse=True, alpha=0.05, instance_floor=0.04)
+    assert floored.se == pytest.approx(math.sqrt(plain.se**2 + 0.04**2))
+    assert floored.ratio == plain.ratio
+    assert floored.p_worse > plain.p_worse
+
+
 def test_a_sample_against_itself_shows_no_change() -> None:
     values = [3.1, 2.9, 3.4, 3.0, 3.3]
     estimate = compare_paired(values, values, higher_is_worse=True, alpha=0.05)

@@ -42,7 +42,13 @@ def noise_table(config: Config, a: RunResult, b: RunResult) -> list[NoiseRow]:
     level = config.compare.alpha / max(len(usable), 1)
     rows = []
     for endpoint, metric, xs, ys, tol in usable:
-        estimate = compare_paired(xs, ys, higher_is_worse=True, alpha=config.compare.alpha)
+        estimate = compare_paired(
+            xs,
+            ys,
+            higher_is_worse=True,
+            alpha=config.compare.alpha,
+            instance_floor=config.compare.ab_floor,
+        )
         mde = min_detectable(estimate.se, estimate.dof, level)
         rows.append(
             NoiseRow(

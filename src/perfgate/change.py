@@ -79,7 +79,13 @@ def _estimate(
 ) -> Estimate:
     alpha = config.compare.alpha
     if paired:
-        return compare_paired(reference[0], current, higher_is_worse=higher_is_worse, alpha=alpha)
+        return compare_paired(
+            reference[0],
+            current,
+            higher_is_worse=higher_is_worse,
+            alpha=alpha,
+            instance_floor=config.compare.ab_floor,
+        )
     return compare_trials(
         reference,
         current,

@@ -186,6 +186,9 @@ class CompareConfig(_Strict):
     # failing the gate against a single stored run, while a 3x slowdown still fails.
     noise_floor: float = Field(default=0.25, ge=0, le=2)
     strict: bool = False
+    # check --against: spread between two processes of the same code (log scale), which pairing
+    # cannot cancel; A/A runs on a busy 2-core machine showed a few percent (README).
+    ab_floor: float = Field(default=0.02, ge=0, le=1)
 
 
 class Config(_Strict):

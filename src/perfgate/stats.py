@@ -118,13 +118,21 @@ def compare_trials(
 
 
 def compare_paired(
-    base: Sequence[float], head: Sequence[float], *, higher_is_worse: bool, alpha: float
+    base: Sequence[float],
+    head: Sequence[float],
+    *,
+    higher_is_worse: bool,
+    alpha: float,
+    instance_floor: float = 0.0,
 ) -> Estimate:
     """Compare head with base from trials measured side by side: trial i of each is a pair.
 
     The unit is the per-pair log ratio d_i = log(head_i / base_i). Because a pair was measured
     within seconds, a slow minute of the machine lands on both halves and cancels in d_i; what is
     left is the pair-to-pair scatter, which the t interval (n - 1 degrees of freedom) covers.
+    What pairing cannot remove is the difference between the two processes themselves (two
+    instances of the same code differ by a few percent, placement and layout): `instance_floor`
+    is that spread on the log scale, added in quadrature to the standard error.
     The interval is two-sided at 1 - 2*alpha; p_worse is the one-sided paired t-test p-value.
     """
     if len(base) != len(head):
@@ -135,7 +143,7 @@ def compare_paired(
     n = diffs.size
     mean = float(diffs.mean())
     sd = float(diffs.std(ddof=1))
-    se = sd / math.sqrt(n)
+    se = math.sqrt(sd * sd / n + instance_floor * instance_floor)
     dist = sps.t(n - 1)
     quantile = float(dist.ppf(1 - alpha))
     signed = mean if higher_is_worse else -mean
