@@ -294,9 +294,14 @@ def _load(path: Path, model: type[_Model], what: str) -> _Model:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: {what} file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a folder, not a {what} file") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read the {what} file: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ResultsError(
-            f"{path}: {what} file is not valid JSON ({exc})",
+            f"{path}: {what} file is not valid JSON ({why})",
             f"it may be truncated; record it again (perfgate {what})",
         ) from None
     version = data.get("schema_version") if isinstance(data, dict) else None
