@@ -6,7 +6,7 @@ Environment knobs:
   FAULTY_KILL=worker|master with FAULTY_KILL_AFTER=N: after N requests to /items in one worker,
     SIGKILL that worker or its gunicorn master, once (FAULTY_ONCE names a marker file);
   FAULTY_IMPORT_SLEEP_S: sleep at import (a slow start);
-  FAULTY_ECHO_ENV: print that variable's value to stderr at import (a leaky app).
+  FAULTY_ECHO_ENV: print these variables (comma-separated) to stderr at import (a leaky app).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 StartResponse = Callable[..., Any]
 
 time.sleep(float(os.environ.get("FAULTY_IMPORT_SLEEP_S", "0")))
-if os.environ.get("FAULTY_ECHO_ENV"):
-    print("config:", os.environ.get(os.environ["FAULTY_ECHO_ENV"], ""), file=sys.stderr, flush=True)
+for _name in filter(None, os.environ.get("FAULTY_ECHO_ENV", "").split(",")):
+    print(f"config {_name}={os.environ.get(_name, '')}", file=sys.stderr, flush=True)
 
 _MIB = 1024 * 1024
 
