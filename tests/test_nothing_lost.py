@@ -105,7 +105,8 @@ def test_a_run_over_its_budgets_does_not_become_the_baseline(
     baseline = tmp_path / "kept.json"
     before = BaselineFile(runs=[]).model_dump_json()
     baseline.write_text(before)
-    args = ["baseline", "-c", str(config), "--baseline", str(baseline), "--out", str(tmp_path / "o")]
+    out = str(tmp_path / "o")
+    args = ["baseline", "-c", str(config), "--baseline", str(baseline), "--out", out]
 
     assert main(args) == 1
     err = capsys.readouterr().err
@@ -126,7 +127,8 @@ def test_a_failed_measurement_never_touches_the_baseline(
     baseline = tmp_path / "kept.json"
     before = BaselineFile(runs=[]).model_dump_json()
     baseline.write_text(before)
-    args = ["baseline", "-c", str(config), "--baseline", str(baseline), "--out", str(tmp_path / "o")]
+    out = str(tmp_path / "o")
+    args = ["baseline", "-c", str(config), "--baseline", str(baseline), "--out", out]
     for extra in ([], ["--force"], ["--replace", "--force"]):
         assert main([*args, *extra]) == 3
         assert baseline.read_text() == before
