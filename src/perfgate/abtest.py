@@ -19,7 +19,13 @@ from pathlib import Path
 
 from perfgate.config import AppConfig, Config, Endpoint, LoadConfig, ProfileConfig
 from perfgate.errors import ConfigError
-from perfgate.httpclient import Connection, Outcome, Target, build_request, new_event_loop
+from perfgate.httpclient import (
+    Connection,
+    Outcome,
+    Target,
+    build_request,
+    run_interruptible,
+)
 from perfgate.load import run_load
 from perfgate.measure import server_settings, why_not_counted
 from perfgate.profile import split_samples, summarize_trials
@@ -100,11 +106,8 @@ def balanced_orders(count: int, rng: random.Random) -> list[tuple[int, int]]:
 def profile_pair(
     urls: list[str], endpoints: list[Endpoint], config: ProfileConfig, rng: random.Random
 ) -> list[list[EndpointProfile]]:
-    loop = new_event_loop()
-    try:
-        return loop.run_until_complete(_profile_pair(urls, endpoints, config, rng))
-    finally:
-        loop.close()
+    # Ctrl-C / SIGTERM cancel the pair cleanly (see httpclient.run_interruptible).
+    return run_interruptible(_profile_pair(urls, endpoints, config, rng))
 
 
 async def _profile_pair(
