@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perfgate.abtest import balanced_orders, merge_levels
 from perfgate.config import Config
 from perfgate.gate import judge
 from perfgate.results import EndpointProfile, Environment, LoadLevel, RunResult
 from perfgate.stats import compare_paired, holm, min_detectable
+from tests.runs import level
 
 T_95_DOF3 = 2.353363  # Student t, 0.95 quantile, 3 degrees of freedom (printed tables)
 
@@ -178,3 +181,29 @@ def test_few_noisy_trials_are_marked_underpowered_and_stay_inconclusive() -> Non
     assert all(c.status == "inconclusive" for c in relative)
     assert verdict.verdict == "inconclusive"
     assert any("underpowered" in note for note in verdict.notes)
+
+
+# --- the A/B schedule and the merging of short load trials (no processes) ---
+
+
+def test_balanced_orders_put_each_side_first_equally_often() -> None:
+    for count in range(1, 13):
+        orders = balanced_orders(count, random.Random(count))
+        assert len(orders) == count and set(orders) <= {(0, 1), (1, 0)}
+        firsts = [first for first, _ in orders]
+        assert abs(firsts.count(0) - firsts.count(1)) <= 1
+
+
+def test_short_load_trials_merge_into_one_level_with_per_trial_throughput() -> None:
+    trials = [level(10, 100.0), level(10, 300.0, errors={"timeout": 4})]
+    merged = merge_levels(trials)
+    assert merged.trial_rps == [100.0, 300.0]
+    assert merged.requests == 400 + 1200
+    assert merged.duration_s == 8.0
+    assert merged.rps == pytest.approx(1600 / 8)
+    assert merged.errors == {"timeout": 4}
+    assert merged.endpoints[0].requests == 1600
+    # latency points: the median over the trials of each trial's figure
+    assert merged.latency_ms["p50"] == pytest.approx(
+        (trials[0].latency_ms["p50"] + trials[1].latency_ms["p50"]) / 2
+    )
