@@ -49,6 +49,7 @@ class Cell:
     misblamed: int = 0
     inconclusive: int = 0
     seconds: float = 0.0
+    observed: float = 0.0  # sum of the estimated median change of the slowed endpoint
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -102,6 +103,8 @@ def score(cell: Cell, verdict: Verdict, endpoint: str, seconds: float) -> str:
     cell.inconclusive += not failed and any(c.status == "inconclusive" for c in relative)
     cell.detected += endpoint in blamed
     cell.misblamed += bool(blamed - {endpoint})
+    own = [c for c in relative if c.endpoint == endpoint and c.metric == "median" and c.change]
+    cell.observed += own[0].change if own and own[0].change is not None else 0.0
     return ", ".join(f"{c.endpoint} {c.metric} {c.change:+.0%}" for c in failed if c.change)
 
 
@@ -121,15 +124,16 @@ def run_stored(
 
 def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
     print(f"\nRegressed endpoint: {endpoint}; tolerance {tolerance:.0%}.")
-    print("| mode | injected | checks | fail rate (Wilson 95%) | blamed right | misblamed "
-          "| inconclusive | s/check |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+    print("| mode | injected | observed median change | checks | fail rate (Wilson 95%) "
+          "| blamed right | misblamed | inconclusive | s/check |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for c in cells:
         rate = c.detected if c.effect else c.fails
         low, high = wilson(rate, c.checks)
         label = "A/A (false alarm)" if c.effect == 0 else f"+{c.effect:.0%}"
         print(
-            f"| {c.mode} | {label} | {c.checks} | {rate}/{c.checks} = {rate / c.checks:.0%} "
+            f"| {c.mode} | {label} | {c.observed / c.checks:+.0%} | {c.checks} "
+            f"| {rate}/{c.checks} = {rate / c.checks:.0%} "
             f"({low:.0%}-{high:.0%}) | {c.detected} | {c.misblamed} | {c.inconclusive} "
             f"| {c.seconds / c.checks:.1f} |"
         )
@@ -183,8 +187,12 @@ def main() -> None:
         for mode in modes:
             for effect in effects:
                 cell = Cell(mode, effect)
-                head = injected(config, endpoint.path, effect * base_ms)
                 for i in range(args.checks):
+                    # The host's state moves the median by up to 2x within minutes: size the
+                    # busy-wait from a fresh probe so "+10%" stays near 10% of the current median.
+                    if effect:
+                        base_ms = median_ms(config, endpoint.name, scratch)
+                    head = injected(config, endpoint.path, effect * base_ms)
                     if mode == "ab":
                         verdict, seconds = run_ab(config, head, scratch / "ab", seed=i)
                     else:
