@@ -132,6 +132,7 @@ def test_report_describes_the_open_model_and_stays_quiet_otherwise() -> None:
     level = _level(model="open", target_rps=250.0, dropped=7, send_lateness_ms={"p99": 3.5})
     text = render_markdown(_results(level))
     assert "open model, 200.0 of 250 req/s achieved, 7 dropped, p99 send lateness 3.5 ms" in text
+    assert "### Load (open model at a fixed rate" in text
 
 
 def test_progress_line_only_on_a_terminal() -> None:

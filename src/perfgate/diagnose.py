@@ -185,6 +185,14 @@ _ERROR_ADVICE = {
     "connection-pool exhaustion (SQLAlchemy pool_size/max_overflow), 'database is locked' "
     "(SQLite) or worker timeouts",
     "protocol_error": "responses were malformed under load: see app.log",
+    # Kinds where the client's side gave out; the load engine's notes say more.
+    "dropped": "the open model's requests waited past load.timeout_s for a free connection: "
+    "the app could not keep up with load.rate (or perfgate could not: see the load notes)",
+    "ephemeral_ports_exhausted": "the client ran out of ephemeral ports (sockets in TIME_WAIT "
+    "after the app closed each connection): not the app's failure; use keep-alive workers or "
+    "enable net.ipv4.tcp_tw_reuse",
+    "client_file_limit": "the client hit its open-file limit: not the app's failure; raise "
+    "`ulimit -n` before running",
 }
 
 

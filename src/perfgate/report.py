@@ -202,7 +202,9 @@ def _profile_table(profiles: list[EndpointProfile], results: ResultsFile) -> lis
 
 def _load_table(levels: list[LoadLevel]) -> list[str]:
     lines = [
-        "### Load (closed loop, all endpoints in turn)",
+        "### Load (open model at a fixed rate, all endpoints in turn)"
+        if any(lv.model == "open" for lv in levels)
+        else "### Load (closed loop, all endpoints in turn)",
         "",
         *header(
             "connections",
