@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -106,3 +107,37 @@ def test_self_check_names_who_was_the_limit() -> None:
     ]
     (ports,) = self_check_notes(level(errors={"ephemeral_ports_exhausted": 12}))
     assert "12 connects failed with EADDRNOTAVAIL" in ports
+
+
+def test_running_out_of_file_descriptors_is_its_own_error_kind() -> None:
+    # A child process with a hard limit of 60 open files asks for 100 connections.
+    from tests import adhoc_http as adhoc
+
+    with adhoc.AdhocServer(adhoc.keep_alive) as server:
+        script = (
+            "import json, resource\n"
+            "from perfgate.config import Endpoint, LoadConfig\n"
+            "from perfgate.load import run_level\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (60, 60))\n"
+            "config = LoadConfig(concurrency=[100], duration_s=0.3, warmup_s=0)\n"
+            f"level = run_level({server.url!r}, [Endpoint(name='x', path='/')], config, 100)\n"
+            "print(json.dumps({'errors': level.errors, 'notes': level.notes}))\n"
+        )
+        env = {**os.environ, "PYTHONPATH": str(SRC)}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, timeout=60, check=True)  # fmt: skip
+    result = json.loads(done.stdout)
+    assert result["errors"].get("client_file_limit", 0) > 0
+    assert set(result["errors"]) == {"client_file_limit"}  # not blamed on the server
+    assert any("open-file limit is 60" in note for note in result["notes"])
+    assert any("client hit its open-file limit" in note for note in result["notes"])
+
+
+def test_connect_errors_name_the_client_limit_they_hit() -> None:
+    import errno
+
+    from perfgate.httpclient import ErrorKind, connect_error_kind
+
+    assert connect_error_kind(OSError(errno.EADDRNOTAVAIL, "x")) is ErrorKind.PORTS
+    assert connect_error_kind(OSError(errno.EMFILE, "x")) is ErrorKind.FILES
+    assert connect_error_kind(OSError(errno.ENETUNREACH, "x")) is ErrorKind.CONNECT
