@@ -70,6 +70,7 @@ def test_worker_killed_during_load(tmp_path: Path, capsys: pytest.CaptureFixture
     assert once.exists()
     # gunicorn replaces the worker and the run goes on, but its figures are not a healthy app's.
     assert status == 1
+    assert "incomplete   an app worker died during the run: " in text
     run = results["run"]
     assert run["complete"] is False
     assert "an app worker died during the run: " in run["incomplete_reason"]

@@ -229,6 +229,8 @@ def judge_and_write(
 ) -> ExitStatus:
     results = write_results(config, run, baseline, out, base_run, against)
     print(_redact(verdict_line(results).removeprefix("## ")))
+    if not run.complete:
+        print(_redact(f"  incomplete   {run.incomplete_reason}"))
     for c in results.checks:
         if c.status in ("fail", "inconclusive"):
             print(_redact(f"  {c.status:<12} {c.endpoint} {c.phase} {c.metric}: {c.message}"))
