@@ -240,6 +240,9 @@ def check_target(app: AppConfig, folder: Path, source: Path) -> None:
             f"{source}: app.target = {app.target!r}: not a module path",
             "write it as package.module:app or package.module:create_app()",
         )
+    relative = Path(*module.split("."))
+    if (folder / relative).with_suffix(".py").is_file() or (folder / relative).is_dir():
+        return  # plainly there beside the config: no need to start a Python to look
     try:
         found = subprocess.run(
             [sys.executable, "-c", _FIND_MODULE, str(folder), module],
