@@ -44,7 +44,7 @@ endpoints:
     path: /health
   - name: items
     path: /items
-profile: {{warmup: 3, samples: 60, trials: 4}}
+profile: {{warmup: 10, samples: 200, trials: 4}}
 load: {{concurrency: [4], duration_s: 0.6, warmup_s: 0.1}}
 budgets:
   default: {{regression: 10%, error_rate: 1%}}

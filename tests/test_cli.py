@@ -44,7 +44,7 @@ def test_check_without_baseline_judges_absolute_budgets(
         assert {"endpoint", "phase", "metric", "status"} <= check.keys()
     assert {c["phase"] for c in results["checks"]} == {"profile", "load"}
     profile = {p["name"]: p for p in results["run"]["endpoints"]}
-    assert profile["items"]["requests"] == 60
+    assert profile["items"]["requests"] == 200
     assert profile["items"]["bytes_mean"] > 1000
     assert len(profile["items"]["trial_medians_ms"]) == 4
     assert results["run"]["load"][0]["requests"] > 0
