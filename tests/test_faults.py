@@ -137,3 +137,29 @@ def test_gunicorn_port_taken_in_a_race(
     assert status == 3
     assert "Connection in use" in text
     assert results["run"]["endpoints"] == []
+
+
+def test_app_started_from_another_thread_runs_and_stops(tmp_path: Path) -> None:
+    """Off the main thread no signal mask or parent-death signal is set up, and the app still
+    starts, answers and is stopped."""
+    import threading
+    import urllib.request
+
+    from perfgate.config import AppConfig
+    from tests.faultkit import REPO
+
+    app = AppConfig(
+        target="tests.apps.faulty:create_app()", workers=1, env={"PYTHONPATH": str(REPO)}
+    )
+    answers: list[bytes] = []
+
+    def use_app() -> None:
+        with server.running_app(app, tmp_path, tmp_path / "out") as running:
+            with urllib.request.urlopen(running.base_url + "/items", timeout=10) as response:
+                answers.append(response.read())
+
+    thread = threading.Thread(target=use_app)
+    thread.start()
+    thread.join(timeout=60)
+    assert answers == [b'[{"id": 1}, {"id": 2}]']
+    assert processes_with(str(tmp_path)) == []

@@ -184,7 +184,9 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_in_child,
+                # Only from the main thread: the parent-death signal fires when the *thread*
+                # that started the app ends, which for another thread could be mid-run.
+                preexec_fn=_in_child if held else None,
             )
     except BaseException as exc:
         _release_signals(held)
