@@ -73,9 +73,9 @@ def bench_config(args: argparse.Namespace) -> Config:
     profile = config.profile.model_copy(update={"samples": args.samples, "trials": args.trials})
     load = config.load.model_copy(update={"enabled": args.with_load})
     app = config.app.model_copy(update={"target": TARGET})
-    return config.model_copy(
-        update={"app": app, "budgets": budgets, "profile": profile, "load": load}
-    )
+    compare = config.compare.model_copy(update={"ab_floor": args.ab_floor})
+    parts = {"app": app, "budgets": budgets, "profile": profile, "load": load, "compare": compare}
+    return config.model_copy(update=parts)
 
 
 def injected(config: Config, path: str, ms: float) -> AppConfig:
@@ -161,6 +161,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--history", type=int, default=5, help="baseline runs (stored mode)")
+    parser.add_argument(
+        "--ab-floor", type=float, default=0.02, help="compare.ab_floor (0 = trust the pairing)"
+    )
     parser.add_argument("--with-load", action="store_true", help="include the load phase")
     parser.add_argument("--quick", action="store_true", help="2 checks at 0, +10%%, +40%%")
     parser.add_argument("--time-default", action="store_true")
