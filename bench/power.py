@@ -166,7 +166,9 @@ def main() -> None:
     )
     parser.add_argument("--with-load", action="store_true", help="include the load phase")
     parser.add_argument("--quick", action="store_true", help="2 checks at 0, +10%%, +40%%")
-    parser.add_argument("--time-default", action="store_true")
+    parser.add_argument(
+        "--time-default", action="store_true", help="only time one default check of the example"
+    )
     args = parser.parse_args()
     if args.quick:
         args.checks, args.effects, args.history = 2, "0,10,40", 3
@@ -179,6 +181,7 @@ def main() -> None:
         scratch = Path(tmp)
         if args.time_default:
             time_default(scratch)
+            return
         base_ms = median_ms(config, endpoint.name, scratch)
         print(f"{endpoint.name}: median {base_ms:.2f} ms; busy-wait = effect x that.")
         base_app = injected(config, endpoint.path, 0)

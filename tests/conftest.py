@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import textwrap
@@ -11,26 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.faultkit import processes_with
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Test this checkout's src/, even when the venv has another perfgate checkout installed.
 if str(REPO_ROOT / "src") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "src"))
 TINY_APP = REPO_ROOT / "tests" / "apps" / "tiny.py"
-
-
-def processes_mentioning(marker: str) -> list[int]:
-    """PIDs whose command line contains `marker` (e.g. a test's unique tmp path)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 TINY_CONFIG = """\
@@ -69,5 +55,5 @@ def tiny_config(tmp_path: Path) -> Callable[..., Path]:
 def no_orphans(tmp_path: Path) -> object:
     """Fail any test that leaves a process started from its tmp folder behind."""
     yield
-    left = processes_mentioning(str(tmp_path))
+    left = processes_with(str(tmp_path))
     assert not left, f"processes left running: {left}"

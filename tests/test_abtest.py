@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.faultkit import processes_with
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_APP = REPO_ROOT / "tests" / "apps" / "tiny.py"
 
@@ -43,20 +45,6 @@ def _git(repo: Path, *args: str) -> str:
         cwd=repo, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return done.stdout
-
-
-def _processes_mentioning(marker: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
@@ -114,7 +102,7 @@ def test_check_against_the_previous_commit_fails_and_blames_the_slowed_endpoint(
     # cleaned up: no worktree left, in git's records or on disk, and no process
     assert _git(repo, "worktree", "list").count("\n") == 1
     assert list(scratch.iterdir()) == []
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_with(str(tmp_path)) == []
 
 
 def test_against_the_same_commit_does_not_fail(repo: Path, tmp_path: Path) -> None:
@@ -192,9 +180,9 @@ def test_interrupt_midway_removes_the_worktree_and_stops_both_apps(
     assert _git(repo, "worktree", "list").count("\n") == 1
     assert list(scratch.iterdir()) == []
     deadline = time.monotonic() + 10
-    while _processes_mentioning(str(tmp_path)) and time.monotonic() < deadline:
+    while processes_with(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_with(str(tmp_path)) == []
 
 
 def test_calibrate_prints_the_noise_of_every_endpoint_and_metric(
@@ -211,4 +199,4 @@ def test_calibrate_prints_the_noise_of_every_endpoint_and_metric(
         assert row in rows
     assert any(line.startswith("all @ c=2") for line in done.stdout.splitlines())
     assert "honest tol" in done.stdout
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_with(str(tmp_path)) == []

@@ -12,7 +12,7 @@ import requests
 from perfgate.config import load_config
 from perfgate.errors import MeasurementError
 from perfgate.server import running_app
-from tests.conftest import processes_mentioning
+from tests.faultkit import processes_with
 
 
 def test_gunicorn_app_starts_answers_and_leaves_nothing(
@@ -23,8 +23,8 @@ def test_gunicorn_app_starts_answers_and_leaves_nothing(
         assert app.base_url.startswith("http://127.0.0.1:")
         assert requests.get(app.base_url + "/items", timeout=5).status_code == 200
         # master + 2 workers, all found by the config folder on their command line
-        assert len(processes_mentioning(str(tmp_path))) >= 1
-    assert processes_mentioning(str(tmp_path)) == []
+        assert len(processes_with(str(tmp_path))) >= 1
+    assert processes_with(str(tmp_path)) == []
     assert "Booting worker" in (tmp_path / "out" / "app.log").read_text()
 
 
