@@ -17,6 +17,7 @@ from perfgate.report import render_markdown
 from perfgate.results import Environment, LoadLevel, ResultsFile, RunResult
 from perfgate.server import free_port
 from tests import adhoc_http as adhoc
+from tests.test_netlimits import level as load_level
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 POINTS = {"p50", "p90", "p95", "p99", "p999", "max"}
@@ -108,18 +109,9 @@ def _results(level: LoadLevel) -> ResultsFile:
     return ResultsFile(verdict="pass", checks=[], run=run)
 
 
-def _level(**changes: object) -> LoadLevel:
-    fields: dict[str, object] = dict(
-        concurrency=50, duration_s=5, requests=1000, rps=200.0, success_rate=1.0,
-        latency_ms={"p50": 1.0}, errors={}, status_codes={"200": 1000}, window_rps=[],
-        client_cpu_us_per_request=40.0, endpoints=[],
-    )  # fmt: skip
-    return LoadLevel.model_validate({**fields, **changes})
-
-
 def test_report_warns_when_the_client_was_the_limit() -> None:
     note = "perfgate's own CPU use was 97% of one core at 50 connections"
-    level = _level(client_cpu_share=0.97, client_limited=True, notes=[note])
+    level = load_level(client_cpu_share=0.97, client_limited=True, notes=[note])
     text = render_markdown(_results(level))
     warning = "- ⚠️ Load at c=50: perfgate's own CPU use was 97% of one core"
     assert warning in text
@@ -127,9 +119,9 @@ def test_report_warns_when_the_client_was_the_limit() -> None:
 
 
 def test_report_describes_the_open_model_and_stays_quiet_otherwise() -> None:
-    quiet = render_markdown(_results(_level()))
+    quiet = render_markdown(_results(load_level()))
     assert "⚠️ Load" not in quiet and "open model" not in quiet
-    level = _level(model="open", target_rps=250.0, dropped=7, send_lateness_ms={"p99": 3.5})
+    level = load_level(model="open", target_rps=250.0, dropped=7, send_lateness_ms={"p99": 3.5})
     text = render_markdown(_results(level))
     assert "open model, 200.0 of 250 req/s achieved, 7 dropped, p99 send lateness 3.5 ms" in text
     assert "### Load (open model at a fixed rate" in text
