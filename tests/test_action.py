@@ -407,3 +407,51 @@ def test_comment_command_usage_errors(
     monkeypatch.setenv("GITHUB_TOKEN", WRITE_TOKEN)
     assert main(["comment", "--report", str(report) + ".missing", "--pr", "7"]) == 2
     assert gh.requests == []
+
+
+def test_a_pull_request_is_measured_against_its_base_commit(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    """The default flow: no baseline input, so the PR's base commit (read from the event) is
+    checked out beside the workspace and both are measured side by side."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    fast = (Path(__file__).parent / "apps" / "tiny.py").read_text()
+    Path("tiny.py").write_text(fast)
+    Path("thresholds.yaml").write_text(
+        "app:\n  target: tiny:create_app()\n  workers: 1\n"
+        "profile: {warmup: 2, samples: 60, trials: 4}\nload: {enabled: false}\n"
+        "endpoints:\n  - name: items\n    path: /items\n  - name: health\n    path: /health\n"
+        "budgets:\n  default: {regression: 20%}\n"
+    )
+    git("init", "-q", "-b", "main")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    base_sha = git("rev-parse", "HEAD")
+    slow = fast.replace('slow_path = os.environ.get("TINY_SLOW_PATH", "")', 'slow_path = "/items"')
+    slow = slow.replace('os.environ.get("TINY_SLOW_MS", "0")', '"15"')
+    assert slow != fast
+    Path("tiny.py").write_text(slow)
+    git("commit", "-q", "-am", "head: /items got slower")
+    event = json.loads((runner / "event.json").read_text())
+    event["pull_request"]["base"]["sha"] = base_sha
+    (runner / "event.json").write_text(json.dumps(event))
+
+    assert main(["action"]) == 1
+
+    results = json.loads(Path(".perfgate/results.json").read_text())
+    assert results["mode"] == "ab"
+    failed = {(c["endpoint"], c["metric"]) for c in results["checks"] if c["status"] == "fail"}
+    assert ("items", "median") in failed
+    assert all(endpoint == "items" for endpoint, _ in failed)
+    [comment] = gh.comments_on(REPO, 7)
+    assert "FAIL" in comment["body"].splitlines()[1]
+    assert outputs(runner)["verdict"] == "fail"
+    assert git("worktree", "list").count("\n") == 0  # the base checkout was removed
