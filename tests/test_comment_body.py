@@ -12,7 +12,6 @@ from perfgate.comment_body import (
     github_length,
     run_url,
 )
-from perfgate.markdown_safe import ZWJ, escape_markdown, fenced
 
 VERDICT = "## perfgate: ❌ FAIL (2 fail, 9 pass)"
 LINK = run_url("https://github.com/", "acme/shop", "99")
@@ -74,21 +73,3 @@ def test_fit_always_fits_and_keeps_the_start(report: str, limit: int) -> None:
     assert github_length(trimmed) <= limit
     first = report.split("\n", 1)[0]
     assert trimmed.startswith(first[:50]) or github_length(report) <= limit
-
-
-def test_escape_markdown_neutralises_tables_html_links_and_mentions() -> None:
-    text = "GET /a|b <img src=x> [x](http://e) `c` @octocat #12 *b*\nsecond"
-    escaped = escape_markdown(text)
-    assert "|" not in escaped.replace("\\|", "")
-    assert "<img" not in escaped and "&lt;img src=x&gt;" in escaped
-    assert "\\[x\\](http://e)" in escaped and "\\`c\\`" in escaped
-    assert f"@{ZWJ}octocat" in escaped and f"#{ZWJ}12" in escaped
-    assert "\n" not in escaped and escaped.endswith("<br>second")
-    assert escape_markdown("a@b.com") == f"a@{ZWJ}b.com"
-
-
-def test_fenced_text_cannot_close_its_fence() -> None:
-    block = fenced("before\n````\n@octocat\n")
-    fence = block.split("\n", 1)[0]
-    assert fence == "`````" and block.endswith("\n" + fence)
-    assert fenced("plain").startswith("```\nplain\n```")
