@@ -17,6 +17,7 @@ from perfgate.httpclient import (
     new_event_loop,
 )
 from perfgate.load import run_level, run_load
+from perfgate.netlimits import time_wait_count
 from perfgate.server import free_port, running_app
 from tests import adhoc_http as adhoc
 
@@ -36,7 +37,7 @@ def exchanges(url: str, count: int, timeout: float = 2.0, watchdog: bool = False
         finally:
             await connection.close()
             if dog:
-                await dog.stop()
+                dog.stop()
 
     loop = new_event_loop()
     try:
@@ -177,6 +178,21 @@ def test_thousand_connections_without_client_errors(tmp_path: Path) -> None:
     assert level.requests >= 1000
     assert level.errors == {}, level.notes
     assert level.success_rate == 1.0
+
+
+def test_connections_the_server_closes_leave_no_time_wait(tmp_path: Path) -> None:
+    """Sync workers close every connection; closing our side with RST frees the server's
+    socket at once, so a run does not fill the ephemeral port range for the next one."""
+    config = LoadConfig(concurrency=[8], duration_s=0.5, warmup_s=0)
+    with running_app(gunicorn("sync"), ROOT, tmp_path) as app:
+        port = int(app.base_url.rsplit(":", 1)[1])
+        before = time_wait_count(port)
+        (level,) = run_load(app.base_url, [Endpoint(name="health", path="/health")], config)
+        after = time_wait_count(port)
+    if before is None or after is None:
+        pytest.skip("/proc/net/tcp is not readable here")
+    assert level.requests > 100 and level.errors == {}
+    assert after - before < level.requests / 20
 
 
 def test_open_model_counts_a_stall_from_the_scheduled_time() -> None:

@@ -1,11 +1,16 @@
-"""A lean HTTP/1.1 client on asyncio transports, shared by the profiler and the load engine.
+"""A lean HTTP/1.1 client on the event loop's socket callbacks, shared by every measurement.
 
-Why not requests (or asyncio streams): on a 2-core runner the client shares the CPU with the app
-it measures, so every microsecond of client work per request is taken from the server. Here a
-request is pre-built bytes written to the transport, and the response is parsed as it arrives in
-`data_received` (status line and the three headers that matter found with bytes searches), with
-one future per request. Timeouts come from a shared `Watchdog` sweep rather than a task plus a
-timer per request (`asyncio.wait_for`).
+Why not requests, asyncio streams, or even asyncio transports: on a 2-core runner the client
+shares the CPU with the app it measures, and the app's throughput falls faster than the client's
+CPU share rises (measured against gunicorn sync workers on /health: +40 us of client work per
+request cost the server 19% of its throughput). Transports and coroutines cost ~40 us per
+connect-and-request over a bare socket. So a connection here is a non-blocking socket with the
+loop's reader/writer callbacks (uvloop where installed): the request is pre-built bytes, sent
+straight after connect() (loopback connects complete at once; otherwise when writable), and the
+answer is parsed as it arrives (status line and the three framing headers found with bytes
+searches). The load engine drives connections through callbacks (`Connection.send`); sequential
+callers await `Connection.exchange`. Timeouts come from a shared `Watchdog` sweep or, for a lone
+connection, one timer per request.
 
 Keep-alive is used where the server allows it; where it answers `Connection: close` (gunicorn's
 sync workers always do) the next request opens a new connection. A reused connection that the
@@ -17,22 +22,29 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import signal
 import socket
+import struct
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint
 from perfgate.errors import Terminated
+from perfgate.pollloop import PollLoop, Timer
 
 T = TypeVar("T")
 
 MAX_HEADER_BYTES = 64 * 1024
+# Below glibc's mmap threshold (128 KiB): a larger read buffer is mapped and unmapped per read,
+# which cost ~30 us per request (measured).
+RECV_BYTES = 65536
+_LINGER_OFF = struct.pack("ii", 1, 0)
 
 
 class ErrorKind(StrEnum):
@@ -49,10 +61,9 @@ class ErrorKind(StrEnum):
 class ClientError(Exception):
     """A request that got no (complete, valid) answer; `kind` says why."""
 
-    def __init__(self, kind: ErrorKind, detail: str = "", stale: bool = False) -> None:
-        super().__init__(f"{kind.value}: {detail}" if detail else kind.value)
+    def __init__(self, kind: ErrorKind) -> None:
+        super().__init__(kind.value)
         self.kind = kind
-        self.stale = stale  # the server closed before sending a single byte of the answer
 
 
 @dataclass(frozen=True)
@@ -114,13 +125,12 @@ class ProtocolError(Exception):
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _UNTIL_EOF = range(6)
 
 
-class _HttpProtocol(asyncio.Protocol):
-    """Parses one response at a time and resolves `waiter` with the status code."""
+class ResponseParser:
+    """Finds where one HTTP/1.1 answer ends; keeps its status, body size and keep-alive."""
+
+    __slots__ = ("buffer", "state", "remaining", "head_only", "status", "nbytes", "keep_alive")
 
     def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.waiter: asyncio.Future[int] | None = None
-        self.closed = False
         self.buffer = b""
         self.state = _HEAD
         self.remaining = 0
@@ -128,73 +138,21 @@ class _HttpProtocol(asyncio.Protocol):
         self.status = 0
         self.nbytes = 0
         self.keep_alive = True
-        self.got_bytes = False
 
-    def start(self, waiter: asyncio.Future[int], head_only: bool) -> None:
-        self.waiter = waiter
+    def start(self, head_only: bool) -> None:
         self.head_only = head_only
         self.state = _HEAD
-        self.got_bytes = False
+        self.buffer = b""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not subclass asyncio.Transport, but they behave as one.
-        self.transport = cast(asyncio.Transport, transport)
+    @property
+    def until_eof(self) -> bool:
+        return self.state == _UNTIL_EOF
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self.waiter is None:
-            return
-        if self.state == _UNTIL_EOF:
-            self._complete()
-        else:
-            detail = "closed before the answer was complete"
-            self.fail(ClientError(ErrorKind.RESET, detail, stale=not self.got_bytes))
-
-    def eof_received(self) -> bool:
-        self.closed = True
-        if self.waiter is not None and self.state == _UNTIL_EOF:
-            self._complete()
-        return False  # let the transport close itself
-
-    def data_received(self, data: bytes) -> None:
-        if self.waiter is None:
-            # Bytes nobody asked for: the connection cannot be trusted for the next request.
-            self.closed = True
-            if self.transport is not None:
-                self.transport.abort()
-            return
-        self.got_bytes = True
+    def feed(self, data: bytes) -> bool:
+        """Take the next bytes; True once the answer is complete (raises ProtocolError)."""
         if self.buffer:
             data = self.buffer + data
             self.buffer = b""
-        try:
-            self._feed(data)
-        except (ProtocolError, ValueError) as exc:
-            self.fail(ClientError(ErrorKind.PROTOCOL, str(exc)[:120]))
-            self.abort()
-
-    def abort(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def fail(self, error: ClientError) -> None:
-        waiter, self.waiter = self.waiter, None
-        self.buffer = b""
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
-
-    def _complete(self) -> None:
-        waiter, self.waiter = self.waiter, None
-        self.state = _HEAD
-        if not self.keep_alive:
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
-        if waiter is not None and not waiter.done():
-            waiter.set_result(self.status)
-
-    def _feed(self, data: bytes) -> None:
         pos, size = 0, len(data)
         while True:
             state = self.state
@@ -202,25 +160,26 @@ class _HttpProtocol(asyncio.Protocol):
                 end = data.find(b"\r\n\r\n", pos)
                 if end < 0:
                     self._keep(data, pos)
-                    return
+                    return False
                 done = self._parse_head(data[pos : end + 2])
                 pos = end + 4
                 if done:
-                    self._complete()
-                    return
+                    return True
             elif state == _LENGTH:
                 available = size - pos
                 if available >= self.remaining:
-                    self._complete()
-                    return
+                    return True
                 self.remaining -= available
-                return
+                return False
             elif state == _CHUNK_SIZE:
                 end = data.find(b"\r\n", pos)
                 if end < 0:
                     self._keep(data, pos)
-                    return
-                chunk = int(data[pos:end].split(b";", 1)[0], 16)
+                    return False
+                try:
+                    chunk = int(data[pos:end].split(b";", 1)[0], 16)
+                except ValueError:
+                    raise ProtocolError(f"bad chunk size {data[pos:end][:20]!r}") from None
                 if chunk < 0:
                     raise ProtocolError("negative chunk size")
                 pos = end + 2
@@ -234,21 +193,20 @@ class _HttpProtocol(asyncio.Protocol):
                 available = size - pos
                 if available < self.remaining:
                     self.remaining -= available
-                    return
+                    return False
                 pos += self.remaining
                 self.state = _CHUNK_SIZE
             elif state == _TRAILER:
                 end = data.find(b"\r\n", pos)
                 if end < 0:
                     self._keep(data, pos)
-                    return
+                    return False
                 if end == pos:
-                    self._complete()
-                    return
+                    return True
                 pos = end + 2
             else:  # _UNTIL_EOF
                 self.nbytes += size - pos
-                return
+                return False
 
     def _keep(self, data: bytes, pos: int) -> None:
         rest = data[pos:]
@@ -305,43 +263,248 @@ class Watchdog:
     def __init__(self, interval_s: float) -> None:
         self.interval_s = interval_s
         self.connections: list[Connection] = []
-        self._task: asyncio.Task[None] | None = None
+        self._loop: Loop | None = None
+        self._timer: asyncio.TimerHandle | Timer | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._sweep())
+    def start(self, loop: Loop | None = None) -> None:
+        self._loop = loop or asyncio.get_running_loop()
+        self._timer = self._loop.call_later(self.interval_s, self._sweep)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    async def _sweep(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.interval_s)
-            now = loop.time()
-            for connection in self.connections:
-                if connection.deadline < now:
-                    connection.expire()
+    def _sweep(self) -> None:
+        assert self._loop is not None
+        now = self._loop.time()
+        for connection in self.connections:
+            if connection.deadline < now:
+                connection.expire()
+        self._timer = self._loop.call_later(self.interval_s, self._sweep)
+
+
+# Told when a request ends: (status, None) for an answer, (0, kind) for a client-side failure.
+OnDone = Callable[[int, "ErrorKind | None"], None]
+# Connections run on asyncio's loop (sequential callers) or on PollLoop (the load engine).
+Loop = asyncio.AbstractEventLoop | PollLoop
 
 
 class Connection:
-    """One keep-alive connection that reopens itself when the server closed it."""
+    """One HTTP/1.1 connection that reopens itself when the server closed it.
 
-    def __init__(self, target: Target, watchdog: Watchdog | None = None) -> None:
+    `send` starts a request and calls back when it ends; one request at a time."""
+
+    def __init__(
+        self, target: Target, watchdog: Watchdog | None = None, loop: Loop | None = None
+    ) -> None:
         self.target = target
         self.deadline = float("inf")
         self.nbytes = 0
-        self._protocol: _HttpProtocol | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._connecting: asyncio.Task[object] | None = None
-        self._timed_out = False
+        self._family = socket.AF_INET6 if ":" in (target.address or target.host) else socket.AF_INET
+        self._address = (target.address or target.host, target.port)
+        self._loop = loop  # asyncio's running loop when not given
+        self._sock: socket.socket | None = None
+        self._fd = -1
+        self._parser = ResponseParser()
+        self._pending: bytes = b""  # what is left to write of the request
+        self._raw = b""
+        self._head_only = False
+        self._on_done: OnDone | None = None
+        self._fresh = False  # the request went out on a connection opened for it
+        self._got_bytes = False
+        self._retry = True
+        self._sending = False
+        self._timer: asyncio.TimerHandle | Timer | None = None
         self._watchdog = watchdog
         if watchdog is not None:
             watchdog.connections.append(self)
+
+    # -- the callback API (the load engine) ------------------------------------------------
+
+    def send(self, raw: bytes, head_only: bool, timeout: float, on_done: OnDone) -> None:
+        """Start one request; `on_done` is called exactly once, from the event loop, unless the
+        connection is closed first. Body size of an answer in `nbytes`."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        self._raw, self._head_only, self._on_done = raw, head_only, on_done
+        self.deadline = loop.time() + timeout
+        if self._watchdog is None:
+            self._timer = loop.call_at(self.deadline, self.expire)
+        # A failure found inside send() (a refused connect, say) is reported on the next loop
+        # turn, so a caller that sends again from its callback cannot recurse without end.
+        self._sending = True
+        try:
+            self._start(retry=True)
+        finally:
+            self._sending = False
+
+    def _start(self, retry: bool) -> None:
+        self._retry = retry
+        self._got_bytes = False
+        self._parser.start(self._head_only)
+        self._fresh = self._sock is None
+        if self._fresh and not self._open():
+            return
+        self._write(self._raw)
+
+    def _open(self) -> bool:
+        try:
+            sock = socket.socket(self._family, socket.SOCK_STREAM)
+        except OSError as exc:
+            self._finish(0, connect_error_kind(exc))
+            return False
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        code = sock.connect_ex(self._address)
+        if code not in (0, errno.EINPROGRESS):
+            sock.close()
+            self._finish(0, connect_error_kind(OSError(code, os.strerror(code))))
+            return False
+        self._sock, self._fd = sock, sock.fileno()
+        assert self._loop is not None
+        self._loop.add_reader(self._fd, self._on_readable)
+        return True
+
+    def _write(self, data: bytes) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0  # still connecting (or the buffer is full): finish when writable
+        except OSError as exc:
+            self._fail_io(exc)
+            return
+        if sent == len(data):
+            return
+        self._pending = data[sent:]
+        assert self._loop is not None
+        self._loop.add_writer(self._fd, self._on_writable)
+
+    def _on_writable(self) -> None:
+        assert self._loop is not None and self._sock is not None
+        self._loop.remove_writer(self._fd)
+        pending, self._pending = self._pending, b""
+        error = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:
+            self._fail_io(OSError(error, os.strerror(error)))
+            return
+        self._write(pending)
+
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            data = sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail_io(exc)
+            return
+        if self._on_done is None:
+            # EOF while idle: the server closed a kept-alive connection. Bytes nobody asked
+            # for: the connection cannot be trusted for the next request. Either way, drop it.
+            self._drop()
+            return
+        parser = self._parser
+        if not data:
+            if parser.until_eof:
+                self._drop()
+                self._answered()
+            else:
+                self._fail_reset()  # closed before the answer was complete
+            return
+        self._got_bytes = True
+        try:
+            complete = parser.feed(data)
+        except ProtocolError:
+            self._drop()
+            self._finish(0, ErrorKind.PROTOCOL)
+            return
+        if complete:
+            if not parser.keep_alive:
+                self._drop(reset=True)
+            self._answered()
+
+    def _answered(self) -> None:
+        self.nbytes = self._parser.nbytes
+        self._finish(self._parser.status, None)
+
+    def _fail_io(self, exc: OSError) -> None:
+        if self._fresh and not self._got_bytes and exc.errno not in (errno.ECONNRESET, errno.EPIPE):
+            self._drop()
+            self._finish(0, connect_error_kind(exc))  # the connect itself failed
+            return
+        self._fail_reset()
+
+    def _fail_reset(self) -> None:
+        self._drop()
+        if not self._got_bytes and not self._fresh and self._retry:
+            # The server closed an idle keep-alive connection as we reused it: not its failure.
+            self._start(retry=False)
+            return
+        self._finish(0, ErrorKind.RESET)
+
+    def _finish(self, status: int, kind: ErrorKind | None) -> None:
+        on_done, self._on_done = self._on_done, None
+        self.deadline = float("inf")
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if on_done is None:
+            return
+        if self._sending:
+            assert self._loop is not None
+            self._loop.call_soon(on_done, status, kind)
+        else:
+            on_done(status, kind)
+
+    def expire(self) -> None:
+        """Called by the watchdog or timer once the deadline passed: fail the request."""
+        if self._on_done is None:
+            return
+        # A timed-out connection is not reused: its late answer would be taken for the next one.
+        self._drop()
+        self._finish(0, ErrorKind.TIMEOUT)
+
+    def _drop(self, reset: bool = False) -> None:
+        """Close the socket. With `reset`, used once the server has sent a whole answer and
+        said it closes, close with RST: the server's side is freed at once instead of waiting
+        in TIME_WAIT, so thousands of connections a second do not use up the ephemeral ports
+        and slow the next run (the server has nothing left to send or read)."""
+        sock, self._sock = self._sock, None
+        self._pending = b""
+        if sock is not None and self._loop is not None:
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+            if reset:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_OFF)
+            sock.close()
+
+    # -- the awaitable API (sequential callers) --------------------------------------------
+
+    async def exchange(self, raw: bytes, timeout: float, head_only: bool = False) -> int:
+        """Send one request; return the status or raise ClientError. Body size in `nbytes`."""
+        waiter: asyncio.Future[tuple[int, ErrorKind | None]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+        def done(status: int, kind: ErrorKind | None) -> None:
+            if not waiter.done():
+                waiter.set_result((status, kind))
+
+        self.send(raw, head_only, timeout, done)
+        try:
+            status, kind = await waiter
+        except asyncio.CancelledError:
+            self.abandon()
+            raise
+        if kind is not None:
+            raise ClientError(kind)
+        return status
 
     async def request(self, raw: bytes, timeout: float, head_only: bool = False) -> Outcome:
         """Send one request and wait for its answer; never raises for client-side failures."""
@@ -352,92 +515,18 @@ class Connection:
             return Outcome(time.perf_counter() - start, None, 0, exc.kind)
         return Outcome(time.perf_counter() - start, status, self.nbytes, None)
 
-    async def exchange(self, raw: bytes, timeout: float, head_only: bool = False) -> int:
-        """Send one request; return the status or raise ClientError. Body size in `nbytes`.
-
-        The hot path of the load engine: one future per request and no extra coroutine."""
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        self._timed_out = False
-        self.deadline = loop.time() + timeout
-        timer = None if self._watchdog else loop.call_at(self.deadline, self.expire)
-        try:
-            protocol = self._protocol
-            retry = True
-            while True:
-                fresh = protocol is None or protocol.closed
-                if fresh:
-                    protocol = await self._connect(loop, timeout)
-                assert protocol is not None and protocol.transport is not None
-                waiter: asyncio.Future[int] = loop.create_future()
-                protocol.start(waiter, head_only)
-                protocol.transport.write(raw)
-                try:
-                    status = await waiter
-                except ClientError as exc:
-                    self._drop()
-                    if exc.stale and not fresh and retry:
-                        # The server closed an idle keep-alive connection as we reused it.
-                        protocol, retry = None, False
-                        continue
-                    raise
-                self.nbytes = protocol.nbytes
-                return status
-        finally:
-            self.deadline = float("inf")
-            if timer is not None:
-                timer.cancel()
-
-    async def _connect(self, loop: asyncio.AbstractEventLoop, timeout: float) -> _HttpProtocol:
-        self._drop()
-        # A connect is timed out by cancelling this task (rare: loopback connects are instant).
-        self._connecting = asyncio.current_task()
-        try:
-            _, protocol = await loop.create_connection(
-                _HttpProtocol, self.target.address or self.target.host, self.target.port
-            )
-        except ConnectionRefusedError as exc:
-            raise ClientError(ErrorKind.CONNECT, str(exc)) from None
-        except OSError as exc:
-            raise ClientError(connect_error_kind(exc), str(exc)) from None
-        except asyncio.CancelledError:
-            if not self._timed_out:
-                raise
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            raise ClientError(ErrorKind.TIMEOUT, f"no connection within {timeout:g} s") from None
-        finally:
-            self._connecting = None
-        self._protocol = protocol
-        return protocol
-
-    def expire(self) -> None:
-        """Called by the watchdog or timer once the deadline passed: fail the request."""
-        if self._timed_out:
-            return
-        self._timed_out = True
-        if self._connecting is not None:
-            self._connecting.cancel()
-            return
-        protocol = self._protocol
-        if protocol is not None and protocol.waiter is not None:
-            protocol.fail(ClientError(ErrorKind.TIMEOUT, "no answer in time"))
-            protocol.abort()
-
-    def _drop(self) -> None:
-        protocol, self._protocol = self._protocol, None
-        if protocol is not None:
-            protocol.waiter = None
-            protocol.abort()
-
     async def close(self) -> None:
-        protocol, self._protocol = self._protocol, None
-        if protocol is not None and protocol.transport is not None:
-            protocol.transport.close()
+        self.abandon()
         if self._watchdog is not None and self in self._watchdog.connections:
             self._watchdog.connections.remove(self)
+
+    def abandon(self) -> None:
+        """Close the socket now; a request in flight is forgotten (its callback never runs)."""
+        self._on_done = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._drop()
 
 
 def connect_error_kind(exc: OSError) -> ErrorKind:

@@ -15,7 +15,6 @@ and says so in `notes` when the client rather than the app may have been the lim
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -23,15 +22,14 @@ from collections.abc import Callable
 from perfgate.config import Endpoint, LoadConfig
 from perfgate.histogram import LogHistogram
 from perfgate.httpclient import (
-    ClientError,
     Connection,
     ErrorKind,
     Target,
     Watchdog,
     build_request,
-    run_interruptible,
 )
 from perfgate.netlimits import ensure_file_limit, port_pressure
+from perfgate.pollloop import PollLoop
 from perfgate.results import LoadEndpoint, LoadLevel
 from perfgate.selfcheck import CLIENT_BUSY_SHARE, self_check_notes
 
@@ -66,7 +64,7 @@ def run_level(
     target = Target.from_url(base_url).resolved()
     limit = ensure_file_limit(concurrency)
     before = port_pressure(target.address, target.port)
-    level = run_interruptible(_Level(target, endpoints, config, concurrency).run(progress))
+    level = _Level(target, endpoints, config, concurrency).run(progress)
     after = port_pressure(target.address, target.port)
     notes = [
         n
@@ -114,36 +112,43 @@ class _Level:
         self.dropped = 0
         self.next_slot = 0
         self.start = self.measure_from = self.stop_at = 0.0
+        self.running = 0  # workers that have not yet seen the end of the run
+        self.loop = PollLoop()
 
-    async def run(self, progress: Progress | None) -> LoadLevel:
-        config = self.config
+    def run(self, progress: Progress | None) -> LoadLevel:
+        config, loop = self.config, self.loop
         watchdog = Watchdog(max(0.005, min(0.05, config.timeout_s / 10)))
         cpu_before = time.process_time()
         self.start = time.perf_counter()
         self.measure_from = self.start + config.warmup_s
         self.stop_at = self.measure_from + config.duration_s
-        watchdog.start()
-        ticker = asyncio.get_running_loop().create_task(self._tick(progress)) if progress else None
-        worker = self._closed_worker if config.rate is None else self._open_worker
-        connections = [Connection(self.target, watchdog) for _ in range(self.concurrency)]
+        watchdog.start(loop)
+        if progress:
+            loop.call_later(1.0, self._tick, progress)
+        connections = [Connection(self.target, watchdog, loop) for _ in range(self.concurrency)]
+        self.running = len(connections)
+        worker = _ClosedWorker if config.rate is None else _OpenWorker
         try:
-            await asyncio.gather(*(worker(c, n) for n, c in enumerate(connections)))
+            for n, connection in enumerate(connections):
+                worker(self, connection, n).next()
+            loop.run_until(lambda: self.running == 0)
         finally:
             for connection in connections:
-                await connection.close()
-            await watchdog.stop()
-            if ticker is not None:
-                ticker.cancel()
+                connection.abandon()
+            watchdog.stop()
+            loop.close()
         cpu_used = time.process_time() - cpu_before
         wall = time.perf_counter() - self.start
         return self._summarize(cpu_used, wall)
 
-    async def _tick(self, progress: Progress) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            progress(time.perf_counter() - self.start, self.completed)
+    def worker_done(self) -> None:
+        self.running -= 1
 
-    def _record(
+    def _tick(self, progress: Progress) -> None:
+        progress(time.perf_counter() - self.start, self.completed)
+        self.loop.call_later(1.0, self._tick, progress)
+
+    def record(
         self, i: int, status: int, kind: ErrorKind | None, since: float, end: float, measured: bool
     ) -> None:
         self.completed += 1
@@ -162,60 +167,6 @@ class _Level:
         window = int((end - self.measure_from) / self.window_s)
         if window < len(self.windows):
             self.windows[window] += 1
-
-    async def _closed_worker(self, connection: Connection, offset: int) -> None:
-        raws, heads, timeout = self.raws, self.heads, self.config.timeout_s
-        clock, stop_at, measure_from = time.perf_counter, self.stop_at, self.measure_from
-        i = offset % len(raws)
-        while True:
-            sent = clock()
-            if sent >= stop_at:
-                return
-            kind: ErrorKind | None = None
-            try:
-                status = await connection.exchange(raws[i], timeout, heads[i])
-            except ClientError as exc:
-                status, kind = 0, exc.kind
-            self._record(i, status, kind, sent, clock(), sent >= measure_from)
-            if kind in _CONNECT_KINDS:
-                await asyncio.sleep(CONNECT_BACKOFF_S)
-            i = i + 1 if i + 1 < len(raws) else 0
-
-    async def _open_worker(self, connection: Connection, _: int) -> None:
-        raws, heads, timeout = self.raws, self.heads, self.config.timeout_s
-        clock, stop_at = time.perf_counter, self.stop_at
-        rate = self.config.rate
-        assert rate is not None
-        interval = 1.0 / rate
-        # Which slots are warm-up and which measured, by count (no rounding at the edges).
-        first = math.ceil(self.config.warmup_s * rate - 1e-9)
-        end = math.ceil((self.config.warmup_s + self.config.duration_s) * rate - 1e-9)
-        while True:
-            slot = self.next_slot
-            self.next_slot += 1
-            if slot >= end:
-                return
-            due = self.start + slot * interval
-            measured = slot >= first
-            now = clock()
-            if due - now > TIMER_SLACK_S:
-                await asyncio.sleep(due - now - TIMER_SLACK_S)
-                now = clock()
-            # Counted from the due time, or from the send if the timer woke a little early.
-            since = due if now > due else now
-            # Every connection stayed busy too long: drop it (past the window, sooner).
-            if now - due > (timeout if now < stop_at else min(timeout, END_GRACE_S)):
-                self.dropped += measured
-                continue
-            if measured:
-                self.lateness.record(now - since)
-            i = slot % len(raws)
-            kind: ErrorKind | None = None
-            try:
-                status = await connection.exchange(raws[i], timeout, heads[i])
-            except ClientError as exc:
-                status, kind = 0, exc.kind
-            self._record(i, status, kind, since, clock(), measured)
 
     def _summarize(self, cpu_used: float, wall: float) -> LoadLevel:
         config, duration = self.config, self.config.duration_s
@@ -268,6 +219,108 @@ class _Level:
             client_limited=share >= CLIENT_BUSY_SHARE,
         )
         return level.model_copy(update={"notes": self_check_notes(level)})
+
+
+class _ClosedWorker:
+    """One connection of the closed loop: the next request goes out when the last one ends.
+
+    Driven by the connection's callbacks, not a coroutine: a coroutine step per request costs
+    the client CPU that the app under test would otherwise get."""
+
+    __slots__ = ("level", "connection", "i", "sent", "loop")
+
+    def __init__(self, level: _Level, connection: Connection, offset: int) -> None:
+        self.level = level
+        self.connection = connection
+        self.i = offset % len(level.raws)
+        self.sent = 0.0
+        self.loop = level.loop
+
+    def next(self) -> None:
+        level = self.level
+        sent = time.perf_counter()
+        if sent >= level.stop_at:
+            level.worker_done()
+            return
+        self.sent = sent
+        i = self.i
+        self.connection.send(level.raws[i], level.heads[i], level.config.timeout_s, self.done)
+
+    def done(self, status: int, kind: ErrorKind | None) -> None:
+        level, i, sent = self.level, self.i, self.sent
+        level.record(i, status, kind, sent, time.perf_counter(), sent >= level.measure_from)
+        self.i = i + 1 if i + 1 < len(level.raws) else 0
+        if kind in _CONNECT_KINDS:
+            self.loop.call_later(CONNECT_BACKOFF_S, self.next)
+        else:
+            self.next()
+
+
+class _OpenWorker:
+    """One connection of the open model: takes the oldest due request whenever it is free."""
+
+    __slots__ = ("level", "connection", "slot", "due", "interval", "first", "end", "loop")
+
+    def __init__(self, level: _Level, connection: Connection, _: int) -> None:
+        config = level.config
+        assert config.rate is not None
+        self.level = level
+        self.connection = connection
+        self.interval = 1.0 / config.rate
+        # Which slots are warm-up and which measured, by count (no rounding at the edges).
+        self.first = math.ceil(config.warmup_s * config.rate - 1e-9)
+        self.end = math.ceil((config.warmup_s + config.duration_s) * config.rate - 1e-9)
+        self.slot = 0
+        self.due = 0.0
+        self.loop = level.loop
+
+    def next(self) -> None:
+        level = self.level
+        while True:
+            slot = level.next_slot
+            level.next_slot += 1
+            if slot >= self.end:
+                level.worker_done()
+                return
+            self.slot, self.due = slot, level.start + slot * self.interval
+            now = time.perf_counter()
+            if self.due - now > TIMER_SLACK_S:
+                self.loop.call_later(self.due - now - TIMER_SLACK_S, self.fire)
+                return
+            if not self._dropped(now):
+                self._send(now)
+                return
+
+    def fire(self) -> None:
+        now = time.perf_counter()
+        if self._dropped(now):
+            self.next()
+        else:
+            self._send(now)
+
+    def _dropped(self, now: float) -> bool:
+        """Every connection stayed busy too long: drop the request (past the window, sooner)."""
+        level, timeout = self.level, self.level.config.timeout_s
+        if now - self.due > (timeout if now < level.stop_at else min(timeout, END_GRACE_S)):
+            level.dropped += self.slot >= self.first
+            return True
+        return False
+
+    def _send(self, now: float) -> None:
+        level = self.level
+        # Counted from the due time, or from the send if the timer woke a little early.
+        if self.due > now:
+            self.due = now
+        if self.slot >= self.first:
+            level.lateness.record(now - self.due)
+        i = self.slot % len(level.raws)
+        self.connection.send(level.raws[i], level.heads[i], level.config.timeout_s, self.done)
+
+    def done(self, status: int, kind: ErrorKind | None) -> None:
+        level, slot = self.level, self.slot
+        i = slot % len(level.raws)
+        level.record(i, status, kind, self.due, time.perf_counter(), slot >= self.first)
+        self.next()
 
 
 def latency_points(histogram: LogHistogram) -> dict[str, float]:

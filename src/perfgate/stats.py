@@ -12,9 +12,9 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from perfgate.results import LatencySummary
 
@@ -99,7 +99,7 @@ def compare_trials(
     se = math.sqrt(var_current + var_baseline)
     diff = float(cur.mean() - run_means.mean())
     dof = max(len(runs) - 1, 1) if from_history else math.inf
-    dist = sps.t(dof) if math.isfinite(dof) else sps.norm()
+    dist = reference_distribution(dof)
 
     quantile = float(dist.ppf(1 - alpha))
     low, high = diff - quantile * se, diff + quantile * se
@@ -144,7 +144,7 @@ def compare_paired(
     mean = float(diffs.mean())
     sd = float(diffs.std(ddof=1))
     se = math.sqrt(sd * sd / n + instance_floor * instance_floor)
-    dist = sps.t(n - 1)
+    dist = reference_distribution(n - 1)
     quantile = float(dist.ppf(1 - alpha))
     signed = mean if higher_is_worse else -mean
     if se > 0:
@@ -164,6 +164,14 @@ def compare_paired(
     )
 
 
+def reference_distribution(dof: float) -> Any:
+    """Student's t with `dof` degrees of freedom, or the normal when `dof` is infinite."""
+    # Imported here: scipy takes ~0.5 s of CPU to import, and `perfgate load` never needs it.
+    from scipy import stats as sps
+
+    return sps.t(dof) if math.isfinite(dof) else sps.norm()
+
+
 def _exp(log_value: float) -> float:
     # A 2-trial interval at a strict level can reach e^700; keep figures finite for the JSON.
     return math.exp(max(-LOG_LIMIT, min(LOG_LIMIT, log_value)))
@@ -176,7 +184,7 @@ def min_detectable(se: float, dof: float, level: float, power: float = 0.8) -> f
     reference distribution. Pass the level the check must really reach: after Holm across m
     checks the first one must beat alpha / m, so that is the honest level to plan for.
     """
-    dist = sps.t(dof) if math.isfinite(dof) else sps.norm()
+    dist = reference_distribution(dof)
     log_effect = (float(dist.ppf(1 - level)) + float(dist.ppf(power))) * se
     return _exp(log_effect) - 1
 
