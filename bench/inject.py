@@ -1,11 +1,13 @@
-"""A WSGI wrapper around the SoftFactory example that slows one endpoint by a CPU busy-wait.
+"""A WSGI wrapper around the SoftFactory example: slows one endpoint by a fixed amount of work.
 
 bench/power.py runs this instead of the bare app, on both sides, so that the only difference
 between base and head is the injected work. The app itself is not edited. Environment:
-  PERFGATE_INJECT_PATH  the request path, query string included, to slow (exact match)
-  PERFGATE_INJECT_MS    milliseconds of busy-wait added to each such request (0 = none)
-A busy-wait, not a sleep: a real regression costs CPU, which also competes with everything else
-on the machine (the other app, the load generator), as a slower handler would.
+  PERFGATE_INJECT_PATH   the request path, query string included, to slow (exact match)
+  PERFGATE_INJECT_LOOPS  iterations of `busy_work` added to each such request (0 = none)
+Work, not a sleep and not a timed busy-wait: a real regression is more work, which costs CPU
+(competing with the other app and the client as a slower handler would) and takes longer
+when the host is in a slow state, in proportion to the endpoint's own work. A wait sized in
+milliseconds would be +10% in one host state and +5% in the next.
 """
 
 from __future__ import annotations
@@ -21,14 +23,29 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def slowed(app: WSGIApp, path: str, delay_s: float) -> WSGIApp:
+def busy_work(loops: int) -> int:
+    total = 0
+    for i in range(loops):
+        total += i % 7
+    return total
+
+
+def loops_per_ms(sample_loops: int = 200_000, repeats: int = 5) -> float:
+    """How many `busy_work` iterations take a millisecond now (best of `repeats`)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        busy_work(sample_loops)
+        best = min(best, time.perf_counter() - start)
+    return sample_loops / (best * 1000)
+
+
+def slowed(app: WSGIApp, path: str, loops: int) -> WSGIApp:
     def wrapper(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         query = environ.get("QUERY_STRING", "")
         full = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
-        if delay_s > 0 and full == path:
-            end = time.perf_counter() + delay_s
-            while time.perf_counter() < end:
-                pass
+        if loops > 0 and full == path:
+            busy_work(loops)
         return app(environ, start_response)
 
     return wrapper
@@ -36,5 +53,5 @@ def slowed(app: WSGIApp, path: str, delay_s: float) -> WSGIApp:
 
 def create_app() -> WSGIApp:
     path = os.environ.get("PERFGATE_INJECT_PATH", "")
-    delay_s = float(os.environ.get("PERFGATE_INJECT_MS", "0") or 0) / 1000
-    return slowed(create_example(), path, delay_s)
+    loops = int(os.environ.get("PERFGATE_INJECT_LOOPS", "0") or 0)
+    return slowed(create_example(), path, loops)

@@ -1,6 +1,6 @@
 """The gate's own evidence: false alarms and detection power, measured on the example app.
 
-Against examples/softfactory (wrapped by bench/inject.py) it injects a CPU busy-wait worth a
+Against examples/softfactory (wrapped by bench/inject.py) it injects CPU work worth a
 chosen fraction of one endpoint's median latency, and runs many checks in both modes:
   ab        same-run A/B: base (no injection) and head side by side, trials interleaved;
   baseline  stored baseline: a history of K runs of the base, then one run of the head.
@@ -27,7 +27,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
 
+from bench.inject import loops_per_ms  # noqa: E402
 from perfgate.abtest import measure_pair  # noqa: E402
 from perfgate.config import AppConfig, Budget, Budgets, Config, load_config  # noqa: E402
 from perfgate.gate import Verdict, judge  # noqa: E402
@@ -76,16 +78,23 @@ def bench_config(args: argparse.Namespace) -> Config:
     return config.model_copy(update=parts)
 
 
-def injected(config: Config, path: str, ms: float) -> AppConfig:
-    env = {**config.app.env, "PERFGATE_INJECT_PATH": path, "PERFGATE_INJECT_MS": f"{ms:.4f}"}
+def injected(config: Config, path: str, loops: int) -> AppConfig:
+    # Fixed width: both sides' environments have the same size (a different size shifts the
+    # stack's alignment, one of the "nothing changed but it got slower" effects of a process).
+    env = {**config.app.env, "PERFGATE_INJECT_PATH": path, "PERFGATE_INJECT_LOOPS": f"{loops:09d}"}
     return config.app.model_copy(update={"env": env})
+
+
+def loops_for(effect: float, median_ms: float) -> int:
+    """Iterations of busy work worth `effect` of the endpoint's median, at the host's speed now."""
+    return round(effect * median_ms * loops_per_ms())
 
 
 def median_ms(config: Config, name: str, scratch: Path) -> float:
     """The endpoint's median as a check sees it: all endpoints, two apps side by side.
 
     An endpoint probed alone answers faster than inside a check (where its requests alternate
-    with other endpoints' and another app's): sizing the busy-wait from a lone probe made an
+    with other endpoints' and another app's): sizing the work from a lone probe made an
     injected +10% show as about +5% in the checks."""
     quick = config.profile.model_copy(update={"samples": 100, "trials": 5})
     probe = config.model_copy(update={"profile": quick})
@@ -185,23 +194,24 @@ def main() -> None:
         if args.time_default:
             time_default(scratch)
             return
+        # Both sides run the wrapper; the base injects nothing.
+        config = config.model_copy(update={"app": injected(config, endpoint.path, 0)})
         base_ms = median_ms(config, endpoint.name, scratch)
-        print(f"{endpoint.name}: median {base_ms:.2f} ms; busy-wait = effect x that.")
-        base_app = injected(config, endpoint.path, 0)
+        print(f"{endpoint.name}: median {base_ms:.2f} ms; injected work = effect x that.")
         history: list[RunResult] = []
         if "baseline" in modes:
             for _ in range(args.history):
-                history.append(measure(config.model_copy(update={"app": base_app}), scratch))
+                history.append(measure(config, scratch))
         cells = []
         for mode in modes:
             for effect in effects:
                 cell = Cell(mode, effect)
                 for i in range(args.checks):
                     # The host's state moves the median by up to 2x within minutes: size the
-                    # busy-wait from a fresh probe so "+10%" stays near 10% of the current median.
+                    # work from a fresh probe so "+10%" stays near 10% of the current median.
                     if effect:
                         base_ms = median_ms(config, endpoint.name, scratch)
-                    head = injected(config, endpoint.path, effect * base_ms)
+                    head = injected(config, endpoint.path, loops_for(effect, base_ms))
                     if mode == "ab":
                         verdict, seconds = run_ab(config, head, scratch / "ab", seed=i)
                     else:
