@@ -97,8 +97,9 @@ def test_check_against_the_previous_commit_fails_and_blames_the_slowed_endpoint(
     relative = [c for c in results["checks"] if c["kind"] == "relative"]
     assert relative and all(c["mde"] is not None for c in relative)
     assert len(results["run"]["load"][0]["trial_rps"]) == 2
-    # separate log folders for the two apps
-    assert (out / "base" / "app.log").exists() and (out / "head" / "app.log").exists()
+    # Two instances per side (compare.ab_instances), each with its own log.
+    logs = sorted(p.parent.name for p in out.glob("*/app.log"))
+    assert logs == ["base", "base-2", "head", "head-2"]
     # cleaned up: no worktree left, in git's records or on disk, and no process
     assert _git(repo, "worktree", "list").count("\n") == 1
     assert list(scratch.iterdir()) == []
@@ -161,10 +162,10 @@ def test_interrupt_midway_removes_the_worktree_and_stops_both_apps(
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        # wait until both apps answer: two gunicorn masters whose cwd is in our tree or worktree
+        # wait until all apps answer: two instances per side, in our tree or the worktree
         while time.monotonic() < deadline:
             logs = list((tmp_path / "out").glob("*/app.log"))
-            if len(logs) == 2 and all("Booting worker" in p.read_text() for p in logs):
+            if len(logs) == 4 and all("Booting worker" in p.read_text() for p in logs):
                 break
             time.sleep(0.1)
         else:

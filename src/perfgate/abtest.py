@@ -38,7 +38,7 @@ from perfgate.results import (
     RunResult,
     now_iso,
 )
-from perfgate.server import gunicorn_version, running_app
+from perfgate.server import App, gunicorn_version, running_app
 from perfgate.stats import percentile
 
 SIDES = ("base", "head")
@@ -65,20 +65,16 @@ def measure_pair(
     folders = (base_folder, head_folder)
     app_configs = (config.app, head_app or config.app)
     with ExitStack() as stack:
-        apps = [
-            stack.enter_context(running_app(app_configs[i], folders[i], out_dir / SIDES[i]))
-            for i in range(2)
-        ]
-        urls = [a.base_url for a in apps]
-        profiles = profile_pair(urls, config.endpoints, config.profile, rng)
+        pairs = _start_pairs(stack, config.compare.ab_instances, app_configs, folders, out_dir)
+        profiles = profile_pair(pairs, config.endpoints, config.profile, rng)
         # Statement counts per side (exact, not statistical), as measure() does for one app.
         probes = [
             probe_endpoints(a.base_url, config.endpoints, a.query_dir, config.profile.timeout_s)
-            for a in apps
+            for a in pairs[0]
         ]
         profiles = [apply(p, probe) for p, probe in zip(profiles, probes, strict=True)]
-        levels = load_pair(urls, config.endpoints, config.load, rng) if config.load.enabled else []
-        descriptions = [a.description for a in apps]
+        levels = load_pair(pairs, config.endpoints, config.load, rng) if config.load.enabled else []
+        descriptions = [a.description for a in pairs[0]]
     version = gunicorn_version() if config.app.target else None
     runs = [
         RunResult(
@@ -96,6 +92,28 @@ def measure_pair(
     return runs[0], runs[1]
 
 
+def _start_pairs(
+    stack: ExitStack,
+    count: int,
+    app_configs: tuple[AppConfig, AppConfig],
+    folders: tuple[Path, Path],
+    out_dir: Path,
+) -> list[tuple[App, App]]:
+    """Start `count` instances of each side, in the order A1 B1 B2 A2 A3 B3 ...
+
+    Why more than one instance per side: two processes of the same code differ by a few percent
+    (where the scheduler puts them, their memory layout), and A/A runs showed the app started
+    second answering ~1.5% faster. Trials rotate over the pairs, so per-instance effects average
+    out, and the mirrored start order cancels an effect of the start position."""
+    started: dict[tuple[int, int], App] = {}
+    for j in range(count):
+        for side in (0, 1) if j % 2 == 0 else (1, 0):
+            log_dir = out_dir / (SIDES[side] if j == 0 else f"{SIDES[side]}-{j + 1}")
+            app = running_app(app_configs[side], folders[side], log_dir)
+            started[side, j] = stack.enter_context(app)
+    return [(started[0, j], started[1, j]) for j in range(count)]
+
+
 def balanced_orders(count: int, rng: random.Random) -> list[tuple[int, int]]:
     """`count` side orders, half (0, 1) and half (1, 0) (one extra if odd), shuffled."""
     orders = [(0, 1) if i % 2 == 0 else (1, 0) for i in range(count)]
@@ -104,29 +122,41 @@ def balanced_orders(count: int, rng: random.Random) -> list[tuple[int, int]]:
 
 
 def profile_pair(
-    urls: list[str], endpoints: list[Endpoint], config: ProfileConfig, rng: random.Random
+    pairs: list[tuple[App, App]],
+    endpoints: list[Endpoint],
+    config: ProfileConfig,
+    rng: random.Random,
 ) -> list[list[EndpointProfile]]:
     # Ctrl-C / SIGTERM cancel the pair cleanly (see httpclient.run_interruptible).
+    urls = [(base.base_url, head.base_url) for base, head in pairs]
     return run_interruptible(_profile_pair(urls, endpoints, config, rng))
 
 
 async def _profile_pair(
-    urls: list[str], endpoints: list[Endpoint], config: ProfileConfig, rng: random.Random
+    urls: list[tuple[str, str]],
+    endpoints: list[Endpoint],
+    config: ProfileConfig,
+    rng: random.Random,
 ) -> list[list[EndpointProfile]]:
-    targets = [Target.from_url(u) for u in urls]
-    connections = [Connection(t) for t in targets]
-    raw = [{e.name: build_request(t, e) for e in endpoints} for t in targets]
-    outcomes: list[dict[str, list[list[Outcome]]]] = [{e.name: [] for e in endpoints} for _ in urls]
+    targets = [[Target.from_url(u) for u in pair] for pair in urls]
+    connections = [[Connection(t) for t in pair] for pair in targets]
+    raw = [[{e.name: build_request(t, e) for e in endpoints} for t in pair] for pair in targets]
+    outcomes: list[dict[str, list[list[Outcome]]]] = [
+        {e.name: [] for e in endpoints} for _ in SIDES
+    ]
     per_trial = split_samples(config.samples, config.trials)
     orders = {e.name: balanced_orders(len(per_trial), rng) for e in endpoints}
     try:
         for endpoint in endpoints:
-            for side in (0, 1):
-                for _ in range(config.warmup):
-                    await connections[side].request(raw[side][endpoint.name], config.timeout_s)
+            for pair, requests in zip(connections, raw, strict=True):
+                for side in (0, 1):
+                    for _ in range(config.warmup):
+                        await pair[side].request(requests[side][endpoint.name], config.timeout_s)
         order = list(endpoints)
         for t, count in enumerate(per_trial):
             rng.shuffle(order)
+            # Trials rotate over the pairs of instances (see _start_pairs).
+            pair, requests = connections[t % len(urls)], raw[t % len(urls)]
             for endpoint in order:
                 head = endpoint.method == "HEAD"
                 blocks: list[list[Outcome]] = [[], []]
@@ -135,20 +165,24 @@ async def _profile_pair(
                 first = orders[endpoint.name][t]
                 for i in range(count):
                     for side in first if i % 2 == 0 else first[::-1]:
-                        outcome = await connections[side].request(
-                            raw[side][endpoint.name], config.timeout_s, head
+                        outcome = await pair[side].request(
+                            requests[side][endpoint.name], config.timeout_s, head
                         )
                         blocks[side].append(outcome)
                 for side in (0, 1):
                     outcomes[side][endpoint.name].append(blocks[side])
     finally:
-        for connection in connections:
-            await connection.close()
+        for pair in connections:
+            for connection in pair:
+                await connection.close()
     return [[summarize_trials(e, outcomes[side][e.name]) for e in endpoints] for side in (0, 1)]
 
 
 def load_pair(
-    urls: list[str], endpoints: list[Endpoint], config: LoadConfig, rng: random.Random
+    pairs: list[tuple[App, App]],
+    endpoints: list[Endpoint],
+    config: LoadConfig,
+    rng: random.Random,
 ) -> list[tuple[LoadLevel, LoadLevel]]:
     """Per level, `config.trials` short runs per side in balanced random order, then merged."""
     trials = max(config.trials, 2)
@@ -159,9 +193,10 @@ def load_pair(
     for concurrency in config.concurrency:
         one = config.model_copy(update={"concurrency": [concurrency], **short})
         runs: list[list[LoadLevel]] = [[], []]
-        for order in balanced_orders(trials, rng):
+        for n, order in enumerate(balanced_orders(trials, rng)):
+            pair = pairs[n % len(pairs)]
             for side in order:
-                runs[side].extend(run_load(urls[side], endpoints, one))
+                runs[side].extend(run_load(pair[side].base_url, endpoints, one))
         levels.append((merge_levels(runs[0]), merge_levels(runs[1])))
     return levels
 

@@ -185,10 +185,18 @@ class CompareConfig(_Strict):
     # flipping between a fast and a slow state up to 2x apart; 0.25 keeps such a flip from
     # failing the gate against a single stored run, while a 3x slowdown still fails.
     noise_floor: float = Field(default=0.25, ge=0, le=2)
+    # Stored baseline: sample a fixed reference workload in every profile trial and divide the
+    # profile figures by it, so a host that got slower between runs is not taken for the code.
+    reference: bool = True
+    # The between-run spread assumed at least, once figures are divided by the reference: it
+    # removes most of the host's drift but not all (README, "Against a stored baseline").
+    reference_floor: float = Field(default=0.03, ge=0, le=2)
     strict: bool = False
     # check --against: spread between two processes of the same code (log scale), which pairing
     # cannot cancel; A/A runs on a busy 2-core machine showed a few percent (README).
     ab_floor: float = Field(default=0.02, ge=0, le=1)
+    # check --against: instances of each side, started A1 B1 B2 A2 ...; trials rotate over them.
+    ab_instances: int = Field(default=2, ge=1, le=8)
 
 
 class Config(_Strict):

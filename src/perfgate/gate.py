@@ -11,8 +11,9 @@ The decision rule (README, "How the gate decides"):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from perfgate.change import Pending, decide, relative
 from perfgate.config import Budget, Config
@@ -47,12 +48,15 @@ def judge(
     history = [base_run] if base_run else (baseline.runs if baseline else [])
     paired = base_run is not None
     notes = _ab_notes(run, base_run) if base_run else _notes(config, run, history)
+    host = None if paired else host_speed(run, history)
+    if host:
+        notes.append(host.note())
 
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
         checks += _profile_budgets(profile, budget)
         checks += exact_checks(profile, budget, history, run.queries_note)
-        pending += _profile_changes(config, profile, budget, history, paired)
+        pending += _profile_changes(config, profile, budget, history, paired, host)
     for level in run.load:
         checks += _load_budgets(config, level)
         pending += _load_changes(config, level, history, paired)
@@ -210,18 +214,75 @@ def _profile_changes(
     budget: Budget,
     history: Sequence[RunResult],
     paired: bool,
+    host: HostSpeed | None,
 ) -> list[Pending]:
     if not history:
         return []
     matches = [next((p for p in r.endpoints if p.name == profile.name), None) for r in history]
-    medians = [m.trial_medians_ms for m in matches if m]
-    p95s = [m.trial_p95_ms for m in matches if m]
-    tol = budget.regression
-    name, medians_now, p95s_now = profile.name, profile.trial_medians_ms, profile.trial_p95_ms
-    return [
-        *relative(config, name, "profile", "median", tol, medians_now, medians, True, paired),
-        *relative(config, name, "profile", "p95", tol, p95s_now, p95s, True, paired),
-    ]
+    tol, name = budget.regression, profile.name
+    pending = []
+    for metric in ("median", "p95"):
+        now = _trial_figures(profile, metric)
+        runs = [_trial_figures(m, metric) for m in matches if m]
+        if host is None:
+            pending += relative(config, name, "profile", metric, tol, now, runs, True, paired)
+            continue
+        # Divided by the reference workload of the same run, so the host's speed cancels; the
+        # report still shows milliseconds.
+        scaled_now = [v / host.now for v in now]
+        scaled = [
+            [v / factor for v in _trial_figures(m, metric)]
+            for m, factor in zip(matches, host.runs, strict=True)
+            if m
+        ]
+        floor = config.compare.reference_floor
+        shown = {"current": _mean(now), "baseline": _mean([_mean(r) for r in runs if r])}
+        for p in relative(
+            config, name, "profile", metric, tol, scaled_now, scaled, True, noise_floor=floor
+        ):
+            skipped = p.check.status == "skipped"
+            pending.append(p if skipped else replace(p, check=p.check.model_copy(update=shown)))
+    return pending
+
+
+def _trial_figures(profile: EndpointProfile, metric: str) -> list[float]:
+    return profile.trial_medians_ms if metric == "median" else profile.trial_p95_ms
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+@dataclass(frozen=True)
+class HostSpeed:
+    """The reference workload's latency (geometric mean of its trial medians, ms) in this run
+    and in each baseline run: how fast the host was, apart from any change of the code."""
+
+    now: float
+    runs: list[float]
+
+    def note(self) -> str:
+        ratio = self.now / math.exp(sum(math.log(r) for r in self.runs) / len(self.runs))
+        if abs(ratio - 1) < 0.005:
+            pace = "as fast as"
+        elif ratio > 1:
+            pace = f"{ratio - 1:.0%} slower than"
+        else:
+            pace = f"{1 - ratio:.0%} faster than"
+        return (
+            f"Host speed: perfgate's fixed reference workload took {self.now:.3g} ms in this run, "
+            f"{pace} in the baseline runs; that is the host, not the code, so profile changes "
+            "are measured relative to it."
+        )
+
+
+def host_speed(run: RunResult, history: Sequence[RunResult]) -> HostSpeed | None:
+    """Present when this run and every baseline run sampled the reference workload."""
+    figures = [r.reference.trial_medians_ms if r.reference else [] for r in (run, *history)]
+    if not history or not all(figures):
+        return None
+    means = [math.exp(sum(math.log(v) for v in f) / len(f)) for f in figures]
+    return HostSpeed(means[0], means[1:])
 
 
 def _load_changes(

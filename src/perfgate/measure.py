@@ -8,6 +8,7 @@ phase finished so far, and the CLI writes it out before exiting.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from perfgate.config import Config
@@ -15,6 +16,7 @@ from perfgate.errors import Interrupted, MeasurementError, Terminated
 from perfgate.load import run_level
 from perfgate.profile import profile_endpoints
 from perfgate.queries import apply, probe_endpoints
+from perfgate.reference import REFERENCE_APP
 from perfgate.results import (
     EndpointProfile,
     Environment,
@@ -43,6 +45,7 @@ class _Run:
         self.profiles: list[EndpointProfile] = []
         self.levels: list[LoadLevel] = []
         self.queries_note: str | None = None
+        self.reference: EndpointProfile | None = None
 
     def result(self, reason: str | None = None) -> RunResult:
         config = self.config
@@ -59,6 +62,7 @@ class _Run:
             queries_note=self.queries_note or why_not_counted(config),
             complete=reason is None,
             incomplete_reason=reason,
+            reference=self.reference,
         )
 
 
@@ -72,9 +76,15 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
         check_target(config.app, config.folder, config.source)
     try:
         progress(f"starting the app ({run.description})")
-        with running_app(config.app, config.folder, out_dir) as app:
+        with ExitStack() as stack:
+            app = stack.enter_context(running_app(config.app, config.folder, out_dir))
             run.description = app.description
-            _phases(config, app, run, progress)
+            reference_url = None
+            if config.compare.reference:
+                reference_dir = out_dir / "reference"
+                reference = running_app(REFERENCE_APP, out_dir, reference_dir)
+                reference_url = stack.enter_context(reference).base_url
+            _phases(config, app, run, progress, reference_url)
             deaths = app.worker_deaths()
     except (MeasurementError, Interrupted) as exc:
         where = "" if run.phase in exc.message else f" (during {run.phase})"
@@ -93,12 +103,18 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
     return run.result()
 
 
-def _phases(config: Config, app: App, run: _Run, progress: Progress) -> None:
+def _phases(
+    config: Config, app: App, run: _Run, progress: Progress, reference_url: str | None
+) -> None:
     run.phase = "profile"
     progress(f"profiling {len(config.endpoints)} endpoint(s)")
-    run.profiles = profile_endpoints(
-        app.base_url, config.endpoints, config.profile, collected=run.profiles
-    )
+    profiles = profile_endpoints(
+        app.base_url, config.endpoints, config.profile, collected=run.profiles,
+        reference_url=reference_url,
+    )  # fmt: skip
+    if reference_url:
+        run.reference = profiles.pop()
+    run.profiles = profiles
     _still_running(app, run.phase)
     run.phase = "query count"
     timeout = config.profile.timeout_s

@@ -22,6 +22,9 @@ from perfgate.httpclient import (
 from perfgate.results import EndpointProfile
 from perfgate.stats import percentile, summarize_ms
 
+# The fixed workload of perfgate.reference, profiled beside the endpoints (stored baseline).
+REFERENCE = Endpoint(name="(reference)", path="/reference")
+
 
 def profile_endpoints(
     base_url: str,
@@ -29,13 +32,19 @@ def profile_endpoints(
     config: ProfileConfig,
     seed: int = 0,
     collected: list[EndpointProfile] | None = None,
+    reference_url: str | None = None,
 ) -> list[EndpointProfile]:
     """Profile every endpoint. If this raises (a signal, say), `collected` receives the
-    summaries of the trials that finished, so the caller can keep them."""
-    outcomes: dict[str, list[list[Outcome]]] = {e.name: [] for e in endpoints}
+    summaries of the trials that finished, so the caller can keep them.
+
+    With `reference_url` (perfgate.reference running there), every trial also samples the
+    reference workload; its summary comes last, named REFERENCE.name."""
+    bound = [(e, base_url) for e in endpoints]
+    if reference_url:
+        bound.append((REFERENCE, reference_url))
+    outcomes: dict[str, list[list[Outcome]]] = {e.name: [] for e, _ in bound}
     try:
-        target = Target.from_url(base_url)
-        return run_interruptible(_profile(target, endpoints, config, seed, outcomes))
+        return run_interruptible(_profile(bound, config, seed, outcomes))
     except BaseException:
         if collected is not None:
             done = [e for e in endpoints if outcomes[e.name]]
@@ -44,32 +53,38 @@ def profile_endpoints(
 
 
 async def _profile(
-    target: Target,
-    endpoints: list[Endpoint],
+    bound: list[tuple[Endpoint, str]],
     config: ProfileConfig,
     seed: int,
     outcomes: dict[str, list[list[Outcome]]],
 ) -> list[EndpointProfile]:
-    connection = Connection(target)
-    requests = {e.name: build_request(target, e) for e in endpoints}
+    connections: dict[str, Connection] = {}
+    requests: dict[str, tuple[Connection, bytes]] = {}
+    for endpoint, url in bound:
+        if url not in connections:
+            connections[url] = Connection(Target.from_url(url))
+        target = connections[url].target
+        requests[endpoint.name] = (connections[url], build_request(target, endpoint))
     try:
-        for endpoint in endpoints:
+        for endpoint, _ in bound:
+            connection, raw = requests[endpoint.name]
             for _ in range(config.warmup):
-                await connection.request(requests[endpoint.name], config.timeout_s)
-        order = list(endpoints)
+                await connection.request(raw, config.timeout_s)
+        order = [e for e, _ in bound]
         shuffle = random.Random(seed)
         per_trial = split_samples(config.samples, config.trials)
         for count in per_trial:
             shuffle.shuffle(order)
             for endpoint in order:
-                raw, head = requests[endpoint.name], endpoint.method == "HEAD"
+                (connection, raw), head = requests[endpoint.name], endpoint.method == "HEAD"
                 trial = [
                     await connection.request(raw, config.timeout_s, head) for _ in range(count)
                 ]
                 outcomes[endpoint.name].append(trial)
     finally:
-        await connection.close()
-    return [summarize_trials(e, outcomes[e.name]) for e in endpoints]
+        for connection in connections.values():
+            await connection.close()
+    return [summarize_trials(e, outcomes[e.name]) for e, _ in bound]
 
 
 def split_samples(total: int, parts: int) -> list[int]:

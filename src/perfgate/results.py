@@ -178,6 +178,9 @@ class RunResult(_Frozen):
     server: ServerSettings | None = None
     # Why queries_per_request is null, when it is (switched off, no SQLAlchemy, not a target).
     queries_note: str | None = None
+    # The fixed reference workload (perfgate.reference), sampled in every profile trial of a
+    # stored-baseline run; None in A/B mode or when compare.reference is off.
+    reference: EndpointProfile | None = None
 
 
 class Check(_Frozen):

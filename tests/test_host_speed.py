@@ -1,0 +1,75 @@
+"""Stored-baseline mode divides profile figures by the reference workload of the same run."""
+
+from __future__ import annotations
+
+import random
+
+from perfgate.config import Config
+from perfgate.gate import judge
+from perfgate.results import BaselineFile, EndpointProfile, RunResult
+from tests.runs import profile, run
+
+
+def config() -> Config:
+    return Config.model_validate({
+        "app": {"target": "x:app"},
+        "endpoints": [{"name": "a", "path": "/a"}, {"name": "b", "path": "/b"}],
+        "budgets": {"default": {"regression": 0.05}},
+    })  # fmt: skip
+
+
+def trials(value: float, rng: random.Random, n: int = 10, noise: float = 0.02) -> list[float]:
+    return [value * rng.lognormvariate(0, noise) for _ in range(n)]
+
+
+def measured(host: float, rng: random.Random, slower_b: float = 1.0) -> RunResult:
+    """A run on a host `host` times slower than usual; endpoint b's code `slower_b` slower."""
+
+    def endpoint(name: str, ms: float) -> EndpointProfile:
+        medians = trials(ms * host, rng)
+        return profile(name, ms * host).model_copy(
+            update={"trial_medians_ms": medians, "trial_p95_ms": [m * 1.5 for m in medians]}
+        )
+
+    reference = profile("(reference)", 0.8 * host).model_copy(
+        update={"trial_medians_ms": trials(0.8 * host, rng, noise=0.01)}
+    )
+    measured = run([endpoint("a", 2.0), endpoint("b", 3.0 * slower_b)])
+    return measured.model_copy(update={"reference": reference})
+
+
+def history(rng: random.Random) -> BaselineFile:
+    # Recorded on a host that changed speed from run to run, by up to 30%.
+    return BaselineFile(runs=[measured(h, rng) for h in (1.0, 1.3, 0.9, 1.1, 1.2)])
+
+
+def test_a_host_much_slower_than_at_baseline_time_is_not_a_regression() -> None:
+    rng = random.Random(1)
+    verdict = judge(config(), measured(1.6, rng), history(rng))
+    relative = [c for c in verdict.checks if c.kind == "relative"]
+    assert len(relative) == 4 and not any(c.status == "fail" for c in relative)
+    assert all(c.change is not None and abs(c.change) < 0.05 for c in relative)
+    note = next(n for n in verdict.notes if n.startswith("Host speed"))
+    assert "slower than in the baseline runs" in note
+    # The report shows milliseconds as measured, not the divided figures.
+    a = next(c for c in relative if c.endpoint == "a" and c.metric == "median")
+    assert a.current is not None and a.baseline is not None and a.current > a.baseline * 1.3
+
+
+def test_a_real_regression_is_found_on_a_slower_host_and_blamed_on_its_endpoint() -> None:
+    rng = random.Random(2)
+    verdict = judge(config(), measured(1.4, rng, slower_b=1.3), history(rng))
+    failed = {(c.endpoint, c.metric) for c in verdict.checks if c.status == "fail"}
+    assert failed == {("b", "median"), ("b", "p95")}
+
+
+def test_without_the_reference_the_same_host_change_is_only_inconclusive() -> None:
+    rng = random.Random(1)
+    current = measured(1.6, rng).model_copy(update={"reference": None})
+    verdict = judge(config(), current, history(rng))
+    relative = [c for c in verdict.checks if c.kind == "relative"]
+    assert not any(n.startswith("Host speed") for n in verdict.notes)
+    # The host's 1.6x shows as a change of the code; only the wide assumed drift keeps it from
+    # failing.
+    assert all(c.change is not None and c.change > 0.3 for c in relative)
+    assert {c.status for c in relative} == {"inconclusive"}
