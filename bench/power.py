@@ -70,10 +70,14 @@ def bench_config(args: argparse.Namespace) -> Config:
     # Only the relative (statistical) checks: absolute limits and exact statement counts are
     # not what this bench measures, and a busy machine would trip the absolute ones.
     budgets = Budgets(default=Budget(regression=args.tolerance, query_growth=None))
-    profile = config.profile.model_copy(update={"samples": args.samples, "trials": args.trials})
+    # The profile settings of thresholds.yaml unless overridden: the bench measures the gate as
+    # the example runs it.
+    sizes = {"samples": args.samples, "trials": args.trials}
+    profile = config.profile.model_copy(update={k: v for k, v in sizes.items() if v})
     load = config.load.model_copy(update={"enabled": args.with_load})
     app = config.app.model_copy(update={"target": TARGET})
-    compare = config.compare.model_copy(update={"ab_floor": args.ab_floor})
+    floors = {"ab_floor": args.ab_floor, "reference_floor": args.reference_floor}
+    compare = config.compare.model_copy(update={k: v for k, v in floors.items() if v is not None})
     parts = {"app": app, "budgets": budgets, "profile": profile, "load": load, "compare": compare}
     return config.model_copy(update=parts)
 
@@ -170,11 +174,16 @@ def main() -> None:
     parser.add_argument("--modes", default="ab,baseline")
     parser.add_argument("--endpoint", default="products", help="endpoint to slow down")
     parser.add_argument("--tolerance", type=float, default=0.05, help="regression tolerance")
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--history", type=int, default=5, help="baseline runs (stored mode)")
+    parser.add_argument("--samples", type=int, default=None, help="default: thresholds.yaml")
+    parser.add_argument("--trials", type=int, default=None, help="default: thresholds.yaml")
     parser.add_argument(
-        "--ab-floor", type=float, default=0.02, help="compare.ab_floor (0 = trust the pairing)"
+        "--history", type=int, default=10, help="baseline runs (stored mode; a baseline keeps 10)"
+    )
+    parser.add_argument(
+        "--ab-floor", type=float, default=None, help="compare.ab_floor (0 = trust the pairing)"
+    )
+    parser.add_argument(
+        "--reference-floor", type=float, default=None, help="compare.reference_floor"
     )
     parser.add_argument("--with-load", action="store_true", help="include the load phase")
     parser.add_argument("--quick", action="store_true", help="2 checks at 0, +10%%, +40%%")
@@ -198,6 +207,11 @@ def main() -> None:
         config = config.model_copy(update={"app": injected(config, endpoint.path, 0)})
         base_ms = median_ms(config, endpoint.name, scratch)
         print(f"{endpoint.name}: median {base_ms:.2f} ms; injected work = effect x that.")
+        c = config.compare
+        print(f"profile {config.profile.samples} samples in {config.profile.trials} trials; "
+              f"ab_instances {c.ab_instances}, ab_floor {c.ab_floor}, reference "
+              f"{'on' if c.reference else 'off'} (floor {c.reference_floor}); "
+              f"stored history {args.history} runs")  # fmt: skip
         history: list[RunResult] = []
         if "baseline" in modes:
             for _ in range(args.history):

@@ -73,3 +73,17 @@ def test_without_the_reference_the_same_host_change_is_only_inconclusive() -> No
     # failing.
     assert all(c.change is not None and c.change > 0.3 for c in relative)
     assert {c.status for c in relative} == {"inconclusive"}
+
+
+def test_a_change_so_clear_that_its_p_value_is_zero_still_fails() -> None:
+    # 40x slower, 2% noise, a tiny assumed drift and a single baseline run (normal
+    # distribution): the p-value underflows to exactly 0.0, which must read as "significant",
+    # not as "no p-value".
+    rng = random.Random(3)
+    tight = config().model_copy(update={"compare": config().compare.model_copy(update={
+        "noise_floor": 0.001, "reference": False})})  # fmt: skip
+    current = measured(1.0, rng, slower_b=40).model_copy(update={"reference": None})
+    baseline = measured(1.0, rng).model_copy(update={"reference": None})
+    verdict = judge(tight, current, BaselineFile(runs=[baseline]))
+    median = next(c for c in verdict.checks if c.endpoint == "b" and c.metric == "median")
+    assert median.p_value == 0.0 and median.status == "fail"

@@ -65,7 +65,7 @@ def measure_pair(
     folders = (base_folder, head_folder)
     app_configs = (config.app, head_app or config.app)
     with ExitStack() as stack:
-        pairs = _start_pairs(stack, config.compare.ab_instances, app_configs, folders, out_dir)
+        pairs = _start_pairs(stack, config.compare.ab_instances, app_configs, folders, out_dir, rng)
         profiles = profile_pair(pairs, config.endpoints, config.profile, rng)
         # Statement counts per side (exact, not statistical), as measure() does for one app.
         probes = [
@@ -98,16 +98,19 @@ def _start_pairs(
     app_configs: tuple[AppConfig, AppConfig],
     folders: tuple[Path, Path],
     out_dir: Path,
+    rng: random.Random,
 ) -> list[tuple[App, App]]:
-    """Start `count` instances of each side, in the order A1 B1 B2 A2 A3 B3 ...
+    """Start `count` instances of each side, in the order A1 B1 B2 A2 ... or B1 A1 A2 B2 ...
 
     Why more than one instance per side: two processes of the same code differ by a few percent
-    (where the scheduler puts them, their memory layout), and A/A runs showed the app started
-    second answering ~1.5% faster. Trials rotate over the pairs, so per-instance effects average
-    out, and the mirrored start order cancels an effect of the start position."""
+    (where the scheduler puts them, their memory layout); trials rotate over the pairs, so
+    per-instance effects average out. Why the drawn, mirrored start order: in A/A runs the side
+    started first answered ~1.3% slower, with one or with two instances per side; which side that
+    is must be chance, not always the base."""
+    first = rng.randrange(2)
     started: dict[tuple[int, int], App] = {}
     for j in range(count):
-        for side in (0, 1) if j % 2 == 0 else (1, 0):
+        for side in (first, 1 - first) if j % 2 == 0 else (1 - first, first):
             log_dir = out_dir / (SIDES[side] if j == 0 else f"{SIDES[side]}-{j + 1}")
             app = running_app(app_configs[side], folders[side], log_dir)
             started[side, j] = stack.enter_context(app)

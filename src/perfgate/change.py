@@ -41,11 +41,12 @@ def relative(
     baseline_runs: list[list[float]],
     higher_is_worse: bool,
     paired: bool = False,
-    noise_floor: float | None = None,
+    min_spread: float | None = None,
 ) -> list[Pending]:
     """One pending check of `current` trial figures against the reference's (one list per
-    baseline run; in paired mode one list, the base side). `noise_floor` replaces
-    compare.noise_floor (the figures were divided by the reference workload)."""
+    baseline run; in paired mode one list, the base side). `min_spread` is the least
+    between-run spread once measured from 3+ runs, when not compare.noise_floor (the figures
+    were divided by the reference workload)."""
     if tolerance is None:
         return []
     problem = None
@@ -60,8 +61,7 @@ def relative(
             limit=tolerance, message=problem,
         )  # fmt: skip
         return [Pending(skipped, tolerance, higher_is_worse)]
-    floor = config.compare.noise_floor if noise_floor is None else noise_floor
-    estimate = _estimate(config, baseline_runs, current, higher_is_worse, paired, floor)
+    estimate = _estimate(config, baseline_runs, current, higher_is_worse, paired, min_spread)
     runs = [r for r in baseline_runs if r]
     base_value = sum(sum(r) / len(r) for r in runs) / len(runs)
     check = Check(
@@ -79,7 +79,7 @@ def _estimate(
     current: list[float],
     higher_is_worse: bool,
     paired: bool,
-    noise_floor: float,
+    min_spread: float | None,
 ) -> Estimate:
     alpha = config.compare.alpha
     if paired:
@@ -95,7 +95,8 @@ def _estimate(
         current,
         higher_is_worse=higher_is_worse,
         alpha=alpha,
-        noise_floor=noise_floor,
+        noise_floor=config.compare.noise_floor,
+        min_spread=min_spread,
     )
 
 

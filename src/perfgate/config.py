@@ -93,10 +93,10 @@ class Endpoint(_Strict):
 
 class ProfileConfig(_Strict):
     warmup: int = Field(default=20, ge=0, le=100_000)
-    samples: int = Field(default=200, ge=5, le=1_000_000)
-    # 10 trials: the t quantile the gate needs after Holm falls steeply up to ~10 degrees of
-    # freedom and little after (README, "How the gate decides").
-    trials: int = Field(default=10, ge=1, le=1000)
+    samples: int = Field(default=600, ge=5, le=1_000_000)
+    # 20 trials: the t quantile the gate needs after Holm keeps falling up to ~20 degrees of
+    # freedom (README, "Defaults, and why").
+    trials: int = Field(default=20, ge=1, le=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
 
     @model_validator(mode="after")
@@ -190,11 +190,11 @@ class CompareConfig(_Strict):
     reference: bool = True
     # The between-run spread assumed at least, once figures are divided by the reference: it
     # removes most of the host's drift but not all (README, "Against a stored baseline").
-    reference_floor: float = Field(default=0.03, ge=0, le=2)
+    reference_floor: float = Field(default=0.02, ge=0, le=2)
     strict: bool = False
-    # check --against: spread between two processes of the same code (log scale), which pairing
-    # cannot cancel; A/A runs on a busy 2-core machine showed a few percent (README).
-    ab_floor: float = Field(default=0.02, ge=0, le=1)
+    # check --against: spread between processes of the same code (log scale), which pairing
+    # cannot cancel; measured by A/A runs with two instances per side (README).
+    ab_floor: float = Field(default=0.01, ge=0, le=1)
     # check --against: instances of each side, started A1 B1 B2 A2 ...; trials rotate over them.
     ab_instances: int = Field(default=2, ge=1, le=8)
 

@@ -61,7 +61,7 @@ def judge(
         checks += _load_budgets(config, level)
         pending += _load_changes(config, level, history, paired)
 
-    adjusted = holm([p.check.p_value or 1.0 for p in pending])
+    adjusted = holm([1.0 if p.check.p_value is None else p.check.p_value for p in pending])
     judged = sum(1 for p in pending if p.se is not None)
     checks += [
         decide(p, q, config.compare.alpha, judged) for p, q in zip(pending, adjusted, strict=True)
@@ -238,7 +238,7 @@ def _profile_changes(
         floor = config.compare.reference_floor
         shown = {"current": _mean(now), "baseline": _mean([_mean(r) for r in runs if r])}
         for p in relative(
-            config, name, "profile", metric, tol, scaled_now, scaled, True, noise_floor=floor
+            config, name, "profile", metric, tol, scaled_now, scaled, True, min_spread=floor
         ):
             skipped = p.check.status == "skipped"
             pending.append(p if skipped else replace(p, check=p.check.model_copy(update=shown)))

@@ -67,6 +67,7 @@ def compare_trials(
     higher_is_worse: bool,
     alpha: float,
     noise_floor: float,
+    min_spread: float | None = None,
 ) -> Estimate:
     """Compare one metric's per-trial values of the current run with those of baseline runs.
 
@@ -75,7 +76,9 @@ def compare_trials(
     the current run itself, which its own trials cannot show. The drift (between-run spread) is
     estimated from the baseline history when it has at least three runs, and otherwise taken as
     `noise_floor`, never below it: the honest answer to a small change against a short history is
-    then a wide interval, hence 'inconclusive', not a false 'fail'.
+    then a wide interval, hence 'inconclusive', not a false 'fail'. `min_spread`, when given,
+    replaces `noise_floor` as the least spread once it is measured (figures divided by the
+    reference workload drift far less than raw ones).
     """
     runs = [np.log(np.asarray(r, dtype=float)) for r in baseline_runs if len(r) > 0]
     cur = np.log(np.asarray(current, dtype=float))
@@ -91,7 +94,8 @@ def compare_trials(
     from_history = False
     if len(runs) >= 3:
         observed = float(np.var(run_means, ddof=1)) - within_var / n_base
-        between_var = max(observed, between_var)
+        least = noise_floor if min_spread is None else min_spread
+        between_var = max(observed, least**2)
         from_history = True
 
     var_current = within_var / n_cur + between_var
