@@ -38,7 +38,7 @@ from perfgate.results import (
     RunResult,
     now_iso,
 )
-from perfgate.server import App, gunicorn_version, running_app
+from perfgate.server import App, begin_stopping, gunicorn_version, running_app
 from perfgate.stats import percentile
 
 SIDES = ("base", "head")
@@ -114,6 +114,8 @@ def _start_pairs(
             log_dir = out_dir / (SIDES[side] if j == 0 else f"{SIDES[side]}-{j + 1}")
             app = running_app(app_configs[side], folders[side], log_dir)
             started[side, j] = stack.enter_context(app)
+    # Unwound first: every app is told to stop at once, then each is waited for.
+    stack.callback(begin_stopping, list(started.values()))
     return [(started[0, j], started[1, j]) for j in range(count)]
 
 

@@ -25,7 +25,7 @@ from perfgate.results import (
     ServerSettings,
     now_iso,
 )
-from perfgate.server import App, check_target, gunicorn_version, running_app
+from perfgate.server import App, begin_stopping, check_target, gunicorn_version, running_app
 
 Progress = Callable[[str], None]
 
@@ -83,7 +83,9 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
             if config.compare.reference:
                 reference_dir = out_dir / "reference"
                 reference = running_app(REFERENCE_APP, out_dir, reference_dir)
-                reference_url = stack.enter_context(reference).base_url
+                reference_app = stack.enter_context(reference)
+                reference_url = reference_app.base_url
+                stack.callback(begin_stopping, [app, reference_app])
             _phases(config, app, run, progress, reference_url)
             deaths = app.worker_deaths()
     except (MeasurementError, Interrupted) as exc:

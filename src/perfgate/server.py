@@ -67,10 +67,22 @@ class App:
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
 
+    def begin_stop(self) -> None:
+        """Send SIGTERM to the app's process group without waiting, so that several apps stop
+        at once (gunicorn takes ~2 s); `running_app` still waits and makes sure on exit."""
+        if self.process is not None and self.process.poll() is None:
+            _signal_group(self.process.pid, signal.SIGTERM)  # its own session: pgid == pid
+
     def worker_deaths(self) -> list[str]:
         """Log lines saying a gunicorn worker died unexpectedly (crash, kill, timeout)."""
         text = read_tail(self.log_path, 10_000)
         return [line.strip() for line in text.splitlines() if _WORKER_DEATH.search(line)]
+
+
+def begin_stopping(apps: list[App]) -> None:
+    """Tell every app to stop at once (see App.begin_stop)."""
+    for app in apps:
+        app.begin_stop()
 
 
 def read_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
