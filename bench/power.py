@@ -220,12 +220,14 @@ def main() -> None:
         for mode in modes:
             for effect in effects:
                 cell = Cell(mode, effect)
+                # Sized once per row: the work is iterations, which a slower host state slows
+                # as much as the endpoint's own work, so "+10%" stays 10% as the host drifts.
+                loops = (
+                    loops_for(effect, median_ms(config, endpoint.name, scratch)) if effect else 0
+                )
+                print(f"  {mode} +{effect:.0%}: {loops} iterations of injected work", flush=True)
                 for i in range(args.checks):
-                    # The host's state moves the median by up to 2x within minutes: size the
-                    # work from a fresh probe so "+10%" stays near 10% of the current median.
-                    if effect:
-                        base_ms = median_ms(config, endpoint.name, scratch)
-                    head = injected(config, endpoint.path, loops_for(effect, base_ms))
+                    head = injected(config, endpoint.path, loops)
                     if mode == "ab":
                         verdict, seconds = run_ab(config, head, scratch / "ab", seed=i)
                     else:
