@@ -10,6 +10,7 @@ import pytest
 
 from perfgate.cli import main
 from perfgate.config import AppConfig
+from perfgate.markdown_text import cell
 from perfgate.redact import MASK, Redactor
 from perfgate.server import gunicorn_command, running_app
 from tests.faultkit import REPO, faulty_app, write_config
@@ -112,3 +113,13 @@ def test_short_values_are_not_masked_everywhere() -> None:
     # A one-character "secret" would turn every 1 in the report into ***.
     redact = Redactor.for_app(None, environ={"SOME_TOKEN": "1"})
     assert redact("1 request, 100 ms") == "1 request, 100 ms"
+
+
+def test_app_text_cannot_link_mention_or_cross_reference_on_github() -> None:
+    hostile = "see #123, acme/shop#7, @octocat, https://evil.example/x and www.evil.example"
+    safe = cell(hostile)
+    for live in ("#123", "#7", "@octocat", "https://", "www.evil"):
+        assert live not in safe
+    # Only invisible characters were added: the reader still sees the same words.
+    assert safe.replace("\u200b", "") == hostile
+    assert cell("[x](javascript:alert(1))") == "&#91;x&#93;(javascript:alert(1))"

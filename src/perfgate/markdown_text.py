@@ -9,10 +9,15 @@ import re
 
 
 def cell(text: object) -> str:
-    """Make untrusted text safe in a table cell or prose: no HTML, no table break, no link,
-    no mention, one line. Entities rather than backslashes where a renderer might ignore them."""
+    """Make untrusted text safe in a table cell or prose: no HTML, no table break, no link (nor
+    a bare URL that GitHub would turn into one), no mention, no issue reference, one line.
+    Entities rather than backslashes where a renderer might ignore them."""
     value = str(text).replace("\r", " ").replace("\n", " ")
+    # A zero-width space keeps @someone from pinging, #123 (or owner/repo#123) from linking to
+    # and cross-referencing an issue, and scheme://host or www.host from becoming a link. Before the
+    # entities below, whose "&#" it must not split.
+    value = re.sub(r"([@#])(?=\w)", "\\1\u200b", value).replace("://", ":\u200b//")
+    value = re.sub(r"\b(www)\.", "\\1\u200b.", value, flags=re.IGNORECASE)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = value.replace("[", "&#91;").replace("]", "&#93;")  # no [text](javascript:...) links
-    value = value.replace("|", "\\|").replace("`", "\\`")
-    return re.sub(r"@(?=\w)", "@\u200b", value)
+    return value.replace("|", "\\|").replace("`", "\\`")
