@@ -19,22 +19,26 @@ from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.inject import loops_per_ms  # noqa: E402
+from bench.inject import SPEED_LOOPS, SPEED_PATH  # noqa: E402
 from perfgate.abtest import measure_pair  # noqa: E402
 from perfgate.config import AppConfig, Budget, Budgets, Config, load_config  # noqa: E402
 from perfgate.gate import Verdict, judge  # noqa: E402
 from perfgate.measure import measure  # noqa: E402
 from perfgate.results import BaselineFile, RunResult  # noqa: E402
+from perfgate.server import running_app  # noqa: E402
 
 TARGET = "bench.inject:create_app()"
 
@@ -89,20 +93,36 @@ def injected(config: Config, path: str, loops: int) -> AppConfig:
     return config.app.model_copy(update={"env": env})
 
 
-def loops_for(effect: float, median_ms: float) -> int:
-    """Iterations of busy work worth `effect` of the endpoint's median, at the host's speed now."""
-    return round(effect * median_ms * loops_per_ms())
+def loops_for(effect: float, median_ms: float, loops_per_ms: float) -> int:
+    """Iterations of busy work worth `effect` of the endpoint's median, at the host's pace now."""
+    return round(effect * median_ms * loops_per_ms)
 
 
-def median_ms(config: Config, name: str, scratch: Path) -> float:
-    """The endpoint's median as a check sees it: all endpoints, two apps side by side.
+def worker_loops_per_ms(config: Config, scratch: Path) -> float:
+    """How many iterations of the injected work an app worker runs per millisecond (median of
+    21 timings inside requests, on a fresh app)."""
+    with running_app(config.app, REPO, scratch / "speed") as app:
+        timings = [
+            float(requests.get(app.base_url + SPEED_PATH, timeout=30).text) for _ in range(21)
+        ]
+    return SPEED_LOOPS / statistics.median(timings)
 
-    An endpoint probed alone answers faster than inside a check (where its requests alternate
-    with other endpoints' and another app's): sizing the work from a lone probe made an
-    injected +10% show as about +5% in the checks."""
-    quick = config.profile.model_copy(update={"samples": 100, "trials": 5})
-    probe = config.model_copy(update={"profile": quick})
-    base_run, _ = measure_pair(probe, REPO, REPO, scratch / "probe", seed=0)
+
+def median_ms(config: Config, name: str, scratch: Path, mode: str = "ab") -> float:
+    """The endpoint's median as a check of `mode` sees it: in A/B mode all endpoints and two
+    sides of apps, against a stored baseline one app and the reference workload.
+
+    An endpoint probed alone answers faster than inside an A/B check (where its requests
+    alternate with other endpoints' and other apps'): sizing the work from a lone probe made an
+    injected +10% show as about +5% in A/B checks."""
+    quick = config.profile.model_copy(update={"samples": 200, "trials": 10})
+    probe = config.model_copy(
+        update={"profile": quick, "load": config.load.model_copy(update={"enabled": False})}
+    )
+    if mode == "ab":
+        base_run, _ = measure_pair(probe, REPO, REPO, scratch / "probe", seed=0)
+    else:
+        base_run = measure(probe, scratch / "probe")
     profile = next(p for p in base_run.endpoints if p.name == name)
     assert profile.latency_ms is not None
     return profile.latency_ms.median
@@ -205,8 +225,6 @@ def main() -> None:
             return
         # Both sides run the wrapper; the base injects nothing.
         config = config.model_copy(update={"app": injected(config, endpoint.path, 0)})
-        base_ms = median_ms(config, endpoint.name, scratch)
-        print(f"{endpoint.name}: median {base_ms:.2f} ms; injected work = effect x that.")
         c = config.compare
         print(f"profile {config.profile.samples} samples in {config.profile.trials} trials; "
               f"ab_instances {c.ab_instances}, ab_floor {c.ab_floor}, reference "
@@ -222,10 +240,14 @@ def main() -> None:
                 cell = Cell(mode, effect)
                 # Sized once per row: the work is iterations, which a slower host state slows
                 # as much as the endpoint's own work, so "+10%" stays 10% as the host drifts.
-                loops = (
-                    loops_for(effect, median_ms(config, endpoint.name, scratch)) if effect else 0
-                )
-                print(f"  {mode} +{effect:.0%}: {loops} iterations of injected work", flush=True)
+                loops = 0
+                if effect:
+                    base_ms = median_ms(config, endpoint.name, scratch, mode)
+                    pace = worker_loops_per_ms(config, scratch)
+                    loops = loops_for(effect, base_ms, pace)
+                    print(f"  {mode} +{effect:.0%}: {endpoint.name} median {base_ms:.2f} ms, "
+                          f"{pace:.0f} iterations/ms in a worker: {loops} iterations injected",
+                          flush=True)  # fmt: skip
                 for i in range(args.checks):
                     head = injected(config, endpoint.path, loops)
                     if mode == "ab":
