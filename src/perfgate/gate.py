@@ -11,9 +11,9 @@ The decision rule (README, "How the gate decides"):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from statistics import geometric_mean
 
 from perfgate.change import Pending, decide, relative
 from perfgate.config import Budget, Config
@@ -220,21 +220,20 @@ def _profile_changes(
         return []
     matches = [next((p for p in r.endpoints if p.name == profile.name), None) for r in history]
     tol, name = budget.regression, profile.name
+    # Each baseline run's host factor: its reference latency, or 1 when not divided.
+    factors = host.runs if host else [1.0] * len(history)
     pending = []
     for metric in ("median", "p95"):
         now = _trial_figures(profile, metric)
-        runs = [_trial_figures(m, metric) for m in matches if m]
+        found = [(_trial_figures(m, metric), f) for m, f in zip(matches, factors, strict=True) if m]
+        runs = [figures for figures, _ in found]
         if host is None:
             pending += relative(config, name, "profile", metric, tol, now, runs, True, paired)
             continue
         # Divided by the reference workload of the same run, so the host's speed cancels; the
         # report still shows milliseconds.
         scaled_now = [v / host.now for v in now]
-        scaled = [
-            [v / factor for v in _trial_figures(m, metric)]
-            for m, factor in zip(matches, host.runs, strict=True)
-            if m
-        ]
+        scaled = [[v / factor for v in figures] for figures, factor in found]
         floor = config.compare.reference_floor
         shown = {"current": _mean(now), "baseline": _mean([_mean(r) for r in runs if r])}
         for p in relative(
@@ -262,7 +261,7 @@ class HostSpeed:
     runs: list[float]
 
     def note(self) -> str:
-        ratio = self.now / math.exp(sum(math.log(r) for r in self.runs) / len(self.runs))
+        ratio = self.now / geometric_mean(self.runs)
         if abs(ratio - 1) < 0.005:
             pace = "as fast as"
         elif ratio > 1:
@@ -281,7 +280,7 @@ def host_speed(run: RunResult, history: Sequence[RunResult]) -> HostSpeed | None
     figures = [r.reference.trial_medians_ms if r.reference else [] for r in (run, *history)]
     if not history or not all(figures):
         return None
-    means = [math.exp(sum(math.log(v) for v in f) / len(f)) for f in figures]
+    means = [geometric_mean(f) for f in figures]
     return HostSpeed(means[0], means[1:])
 
 

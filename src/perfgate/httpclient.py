@@ -9,7 +9,7 @@ loop's reader/writer callbacks (uvloop where installed): the request is pre-buil
 straight after connect() (loopback connects complete at once; otherwise when writable), and the
 answer is parsed as it arrives (status line and the three framing headers found with bytes
 searches). The load engine drives connections through callbacks (`Connection.send`); sequential
-callers await `Connection.exchange`. Timeouts come from a shared `Watchdog` sweep or, for a lone
+callers await `Connection.request`. Timeouts come from a shared `Watchdog` sweep or, for a lone
 connection, one timer per request.
 
 Keep-alive is used where the server allows it; where it answers `Connection: close` (gunicorn's
@@ -56,14 +56,6 @@ class ErrorKind(StrEnum):
     PORTS = "ephemeral_ports_exhausted"
     FILES = "client_file_limit"
     DROPPED = "dropped"
-
-
-class ClientError(Exception):
-    """A request that got no (complete, valid) answer; `kind` says why."""
-
-    def __init__(self, kind: ErrorKind) -> None:
-        super().__init__(kind.value)
-        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -450,10 +442,7 @@ class Connection:
 
     def _finish(self, status: int, kind: ErrorKind | None) -> None:
         on_done, self._on_done = self._on_done, None
-        self.deadline = float("inf")
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         if on_done is None:
             return
         if self._sending:
@@ -486,8 +475,8 @@ class Connection:
 
     # -- the awaitable API (sequential callers) --------------------------------------------
 
-    async def exchange(self, raw: bytes, timeout: float, head_only: bool = False) -> int:
-        """Send one request; return the status or raise ClientError. Body size in `nbytes`."""
+    async def request(self, raw: bytes, timeout: float, head_only: bool = False) -> Outcome:
+        """Send one request and wait for its answer; never raises for client-side failures."""
         waiter: asyncio.Future[tuple[int, ErrorKind | None]] = (
             asyncio.get_running_loop().create_future()
         )
@@ -496,24 +485,17 @@ class Connection:
             if not waiter.done():
                 waiter.set_result((status, kind))
 
+        start = time.perf_counter()
         self.send(raw, head_only, timeout, done)
         try:
             status, kind = await waiter
         except asyncio.CancelledError:
             self.abandon()
             raise
+        latency = time.perf_counter() - start
         if kind is not None:
-            raise ClientError(kind)
-        return status
-
-    async def request(self, raw: bytes, timeout: float, head_only: bool = False) -> Outcome:
-        """Send one request and wait for its answer; never raises for client-side failures."""
-        start = time.perf_counter()
-        try:
-            status = await self.exchange(raw, timeout, head_only)
-        except ClientError as exc:
-            return Outcome(time.perf_counter() - start, None, 0, exc.kind)
-        return Outcome(time.perf_counter() - start, status, self.nbytes, None)
+            return Outcome(latency, None, 0, kind)
+        return Outcome(latency, status, self.nbytes, None)
 
     async def close(self) -> None:
         self.abandon()
@@ -523,10 +505,14 @@ class Connection:
     def abandon(self) -> None:
         """Close the socket now; a request in flight is forgotten (its callback never runs)."""
         self._on_done = None
+        self._stop_timer()
+        self._drop()
+
+    def _stop_timer(self) -> None:
+        self.deadline = float("inf")
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._drop()
 
 
 def connect_error_kind(exc: OSError) -> ErrorKind:
