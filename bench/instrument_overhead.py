@@ -86,7 +86,7 @@ def main() -> None:
         sizes: dict[tuple[str, str], float] = {}
         for _ in range(rounds):
             for label, url in urls.items():
-                for p in profile_endpoints(url, endpoints, config):
+                for p in profile_endpoints([url], endpoints, config):
                     if p.latency_ms:
                         medians.setdefault((label, p.name), []).append(p.latency_ms.median)
                     sizes[(label, p.name)] = p.bytes_mean

@@ -38,7 +38,7 @@ from perfgate.results import (
     RunResult,
     now_iso,
 )
-from perfgate.server import App, begin_stopping, gunicorn_version, running_app
+from perfgate.server import App, begin_stopping, gunicorn_version, nth_instance, running_app
 from perfgate.stats import percentile
 
 SIDES = ("base", "head")
@@ -104,15 +104,16 @@ def _start_pairs(
 
     Why more than one instance per side: two processes of the same code differ by a few percent
     (where the scheduler puts them, their memory layout); trials rotate over the pairs, so
-    per-instance effects average out. Why the drawn, mirrored start order: in A/A runs the side
-    started first answered ~1.3% slower, with one or with two instances per side; which side that
-    is must be chance, not always the base."""
+    per-instance effects average out; pair j's two apps share one hash seed (nth_instance). Why
+    the drawn, mirrored start order: in A/A runs the side started first answered ~1.3% slower,
+    with one or with two instances per side; which side that is must be chance, not always the
+    base."""
     first = rng.randrange(2)
     started: dict[tuple[int, int], App] = {}
     for j in range(count):
         for side in (first, 1 - first) if j % 2 == 0 else (1 - first, first):
             log_dir = out_dir / (SIDES[side] if j == 0 else f"{SIDES[side]}-{j + 1}")
-            app = running_app(app_configs[side], folders[side], log_dir)
+            app = running_app(nth_instance(app_configs[side], j), folders[side], log_dir)
             started[side, j] = stack.enter_context(app)
     # Unwound first: every app is told to stop at once, then each is waited for.
     stack.callback(begin_stopping, list(started.values()))

@@ -25,7 +25,14 @@ from perfgate.results import (
     ServerSettings,
     now_iso,
 )
-from perfgate.server import App, begin_stopping, check_target, gunicorn_version, running_app
+from perfgate.server import (
+    App,
+    begin_stopping,
+    check_target,
+    gunicorn_version,
+    nth_instance,
+    running_app,
+)
 
 Progress = Callable[[str], None]
 
@@ -77,17 +84,10 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
     try:
         progress(f"starting the app ({run.description})")
         with ExitStack() as stack:
-            app = stack.enter_context(running_app(config.app, config.folder, out_dir))
-            run.description = app.description
-            reference_url = None
-            if config.compare.reference:
-                reference_dir = out_dir / "reference"
-                reference = running_app(REFERENCE_APP, out_dir, reference_dir)
-                reference_app = stack.enter_context(reference)
-                reference_url = reference_app.base_url
-                stack.callback(begin_stopping, [app, reference_app])
-            _phases(config, app, run, progress, reference_url)
-            deaths = app.worker_deaths()
+            apps, references = _start_instances(stack, config, out_dir)
+            run.description = apps[0].description
+            _phases(config, apps, run, progress, [r.base_url for r in references])
+            deaths = [death for app in apps for death in app.worker_deaths()]
     except (MeasurementError, Interrupted) as exc:
         where = "" if run.phase in exc.message else f" (during {run.phase})"
         exc.partial = run.result(exc.message + where)
@@ -105,35 +105,66 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
     return run.result()
 
 
+def _start_instances(
+    stack: ExitStack, config: Config, out_dir: Path
+) -> tuple[list[App], list[App]]:
+    """Start `compare.run_instances` instances of the app (one when it is reached by URL), each
+    followed by its reference workload when `compare.reference` is on. The first instance logs
+    to `out_dir`, the others to `instance-2/`, ...; references to `reference/`, `reference-2/`."""
+    count = 1 if config.app.url else config.compare.run_instances
+    apps: list[App] = []
+    references: list[App] = []
+    for j in range(count):
+        suffix = "" if j == 0 else f"-{j + 1}"
+        log_dir = out_dir if j == 0 else out_dir / f"instance{suffix}"
+        app = running_app(nth_instance(config.app, j), config.folder, log_dir)
+        apps.append(stack.enter_context(app))
+        if config.compare.reference:
+            reference_app = nth_instance(REFERENCE_APP, j)
+            reference = running_app(reference_app, out_dir, out_dir / f"reference{suffix}")
+            references.append(stack.enter_context(reference))
+    # Unwound first: every process is told to stop at once, then each is waited for.
+    stack.callback(begin_stopping, apps + references)
+    return apps, references
+
+
 def _phases(
-    config: Config, app: App, run: _Run, progress: Progress, reference_url: str | None
+    config: Config, apps: list[App], run: _Run, progress: Progress, reference_urls: list[str]
 ) -> None:
     run.phase = "profile"
-    progress(f"profiling {len(config.endpoints)} endpoint(s)")
+    progress(f"profiling {len(config.endpoints)} endpoint(s) on {len(apps)} app instance(s)")
     profiles = profile_endpoints(
-        app.base_url, config.endpoints, config.profile, collected=run.profiles,
-        reference_url=reference_url,
+        [app.base_url for app in apps], config.endpoints, config.profile, collected=run.profiles,
+        reference_urls=reference_urls,
     )  # fmt: skip
-    if reference_url:
+    if reference_urls:
         run.reference = profiles.pop()
     run.profiles = profiles
-    _still_running(app, run.phase)
+    _still_running(apps, run.phase)
+    # Statement counts and load: the first instance stands for the app (counts are exact, and
+    # one load at a time is all the machine can serve).
+    app = apps[0]
     run.phase = "query count"
     timeout = config.profile.timeout_s
     probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout)
     run.profiles = apply(run.profiles, probed)
     run.queries_note = probed.note
-    _still_running(app, run.phase)
+    _still_running(apps, run.phase)
     if not config.load.enabled:
         return
     for concurrency in config.load.concurrency:
         run.phase = f"load at {concurrency} connections"
         progress(f"load test at {concurrency} connections")
         run.levels.append(run_level(app.base_url, config.endpoints, config.load, concurrency))
-        _still_running(app, run.phase)
+        _still_running(apps, run.phase)
 
 
-def _still_running(app: App, phase: str) -> None:
+def _still_running(apps: list[App], phase: str) -> None:
+    for app in apps:
+        _still_alive(app, phase)
+
+
+def _still_alive(app: App, phase: str) -> None:
     if app.exited():
         code = app.process.returncode if app.process else None
         raise MeasurementError(

@@ -2,6 +2,9 @@
 
 Each trial visits every endpoint in turn (the order reshuffled per trial with a fixed seed), so
 a slow minute of the machine touches all endpoints alike instead of landing on one of them.
+Given several instances of the app, trials rotate over them, so one process's own speed (it
+differs by a few percent between processes of the same code) weighs on a third of the trials,
+not on all.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import random
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 
 from perfgate.config import Endpoint, ProfileConfig
 from perfgate.httpclient import (
@@ -27,24 +31,28 @@ REFERENCE = Endpoint(name="(reference)", path="/reference")
 
 
 def profile_endpoints(
-    base_url: str,
+    urls: Sequence[str],
     endpoints: list[Endpoint],
     config: ProfileConfig,
     seed: int = 0,
     collected: list[EndpointProfile] | None = None,
-    reference_url: str | None = None,
+    reference_urls: Sequence[str] = (),
 ) -> list[EndpointProfile]:
-    """Profile every endpoint. If this raises (a signal, say), `collected` receives the
-    summaries of the trials that finished, so the caller can keep them.
+    """Profile every endpoint of the app running at `urls` (instances of the same app: trial t
+    goes to instance t mod their number). If this raises (a signal, say), `collected` receives
+    the summaries of the trials that finished, so the caller can keep them.
 
-    With `reference_url` (perfgate.reference running there), every trial also samples the
-    reference workload; its summary comes last, named REFERENCE.name."""
-    bound = [(e, base_url) for e in endpoints]
-    if reference_url:
-        bound.append((REFERENCE, reference_url))
-    outcomes: dict[str, list[list[Outcome]]] = {e.name: [] for e, _ in bound}
+    With `reference_urls` (perfgate.reference running there, one beside each app instance),
+    every trial also samples the reference workload; its summary comes last, named
+    REFERENCE.name."""
+    instances = [[(e, url) for e in endpoints] for url in urls]
+    if reference_urls:
+        for bound, reference_url in zip(instances, reference_urls, strict=True):
+            bound.append((REFERENCE, reference_url))
+    names = [e.name for e, _ in instances[0]]
+    outcomes: dict[str, list[list[Outcome]]] = {name: [] for name in names}
     try:
-        return run_interruptible(_profile(bound, config, seed, outcomes))
+        return run_interruptible(_profile(instances, config, seed, outcomes))
     except BaseException:
         if collected is not None:
             done = [e for e in endpoints if outcomes[e.name]]
@@ -53,30 +61,36 @@ def profile_endpoints(
 
 
 async def _profile(
-    bound: list[tuple[Endpoint, str]],
+    instances: list[list[tuple[Endpoint, str]]],
     config: ProfileConfig,
     seed: int,
     outcomes: dict[str, list[list[Outcome]]],
 ) -> list[EndpointProfile]:
     connections: dict[str, Connection] = {}
-    requests: dict[str, tuple[Connection, bytes]] = {}
-    for endpoint, url in bound:
-        if url not in connections:
-            connections[url] = Connection(Target.from_url(url))
-        target = connections[url].target
-        requests[endpoint.name] = (connections[url], build_request(target, endpoint))
+    # Per instance: each endpoint's connection and encoded request.
+    requests: list[dict[str, tuple[Connection, bytes]]] = []
+    for bound in instances:
+        prepared = {}
+        for endpoint, url in bound:
+            if url not in connections:
+                connections[url] = Connection(Target.from_url(url))
+            connection = connections[url]
+            prepared[endpoint.name] = (connection, build_request(connection.target, endpoint))
+        requests.append(prepared)
+    order = [e for e, _ in instances[0]]
     try:
-        for endpoint, _ in bound:
-            connection, raw = requests[endpoint.name]
-            for _ in range(config.warmup):
-                await connection.request(raw, config.timeout_s)
-        order = [e for e, _ in bound]
+        for prepared in requests:
+            for endpoint in order:
+                connection, raw = prepared[endpoint.name]
+                for _ in range(config.warmup):
+                    await connection.request(raw, config.timeout_s, endpoint.method == "HEAD")
         shuffle = random.Random(seed)
         per_trial = split_samples(config.samples, config.trials)
-        for count in per_trial:
+        for t, count in enumerate(per_trial):
             shuffle.shuffle(order)
+            prepared = requests[t % len(requests)]
             for endpoint in order:
-                (connection, raw), head = requests[endpoint.name], endpoint.method == "HEAD"
+                (connection, raw), head = prepared[endpoint.name], endpoint.method == "HEAD"
                 trial = [
                     await connection.request(raw, config.timeout_s, head) for _ in range(count)
                 ]
@@ -84,7 +98,7 @@ async def _profile(
     finally:
         for connection in connections.values():
             await connection.close()
-    return [summarize_trials(e, outcomes[e.name]) for e, _ in bound]
+    return [summarize_trials(e, outcomes[e.name]) for e, _ in instances[0]]
 
 
 def split_samples(total: int, parts: int) -> list[int]:

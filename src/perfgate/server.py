@@ -159,6 +159,20 @@ def instrument_env(app: AppConfig, query_dir: Path, pythonpath: str = "") -> dic
     }
 
 
+def nth_instance(app: AppConfig, index: int) -> AppConfig:
+    """The config of instance `index` (0-based) of an app started several times: a fixed
+    PYTHONHASHSEED per index, unless app.env sets one.
+
+    Why: Python randomizes string hashing per process, which reshuffles dicts and sets and moves
+    a process's speed by a few percent; in A/A measurements here, fixed seeds roughly halved the
+    spread between instances of the same code. Instance n of every run (and of both sides in
+    A/B) gets the same seed, so that effect is the same on both sides of a comparison, while
+    several instances still average over several seeds."""
+    if "PYTHONHASHSEED" in app.env:
+        return app
+    return app.model_copy(update={"env": {**app.env, "PYTHONHASHSEED": str(index + 1)}})
+
+
 @contextmanager
 def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
     """Start (or reach) the configured app and yield it once it answers on app.ready_path."""

@@ -1,7 +1,9 @@
 """A dependency-free WSGI app for perfgate's own tests: known answers, no database.
 
 Environment knobs (read at start): TINY_SLOW_PATH and TINY_SLOW_MS make one path busy-wait,
-TINY_FAIL_IMPORT makes the module fail to import.
+TINY_SLOW_BY_SEED multiplies that wait by the process's PYTHONHASHSEED (so each instance of a
+multi-instance run answers at its own, known speed), TINY_FAIL_IMPORT makes the module fail to
+import.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ StartResponse = Callable[..., Any]
 def create_app() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     slow_path = os.environ.get("TINY_SLOW_PATH", "")
     slow_s = float(os.environ.get("TINY_SLOW_MS", "0")) / 1000
+    if os.environ.get("TINY_SLOW_BY_SEED"):
+        slow_s *= int(os.environ.get("PYTHONHASHSEED", "0") or 0)
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

@@ -1,0 +1,68 @@
+"""Several instances of the app per run: each has its own hash seed, and trials rotate over them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from perfgate.abtest import measure_pair
+from perfgate.config import AppConfig, Config, load_config
+from perfgate.measure import measure
+from perfgate.results import EndpointProfile, RunResult
+from perfgate.server import nth_instance
+
+# /items busy-waits 3 ms x the instance's hash seed: instance 1 answers in ~3 ms, instance 2 ~6.
+BY_SEED = {"TINY_SLOW_PATH": "/items", "TINY_SLOW_MS": "3", "TINY_SLOW_BY_SEED": "1"}
+
+
+def with_instances(path: Path, **compare: object) -> Config:
+    config = load_config(path)
+    profile = config.profile.model_copy(update={"samples": 40, "trials": 4, "warmup": 2})
+    return config.model_copy(
+        update={
+            "profile": profile,
+            "load": config.load.model_copy(update={"enabled": False}),
+            "compare": config.compare.model_copy(update=compare),
+        }
+    )
+
+
+def items_of(run: RunResult) -> EndpointProfile:
+    return next(p for p in run.endpoints if p.name == "items")
+
+
+def test_each_instance_gets_its_own_fixed_hash_seed_unless_the_app_sets_one() -> None:
+    app = AppConfig(target="x:app", env={"A": "1"})
+    assert [nth_instance(app, j).env["PYTHONHASHSEED"] for j in range(3)] == ["1", "2", "3"]
+    assert nth_instance(app, 1).env["A"] == "1"
+    own = AppConfig(target="x:app", env={"PYTHONHASHSEED": "0"})
+    assert nth_instance(own, 2).env["PYTHONHASHSEED"] == "0"
+
+
+def test_a_stored_run_rotates_its_trials_over_the_instances(
+    tiny_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = with_instances(tiny_config(BY_SEED), run_instances=2, reference=True)
+    run = measure(config, tmp_path / "out")
+
+    items = items_of(run)
+    first, second, third, fourth = items.trial_medians_ms
+    # Trials 1 and 3 ran on instance 1 (seed 1), trials 2 and 4 on instance 2 (seed 2).
+    assert second > 1.5 * first and fourth > 1.5 * third
+    assert run.reference is not None and len(run.reference.trial_medians_ms) == 4
+    for folder in ("instance-2", "reference", "reference-2"):
+        assert "Listening at" in (tmp_path / "out" / folder / "app.log").read_text()
+    assert not (tmp_path / "out" / "instance-3").exists()
+
+
+def test_an_ab_pair_shares_its_hash_seed(tiny_config: Callable[..., Path], tmp_path: Path) -> None:
+    config = with_instances(tiny_config(BY_SEED), ab_instances=2)
+    folder = config.folder
+    base, head = measure_pair(config, folder, folder, tmp_path / "ab", seed=3)
+
+    base_items, head_items = (items_of(run) for run in (base, head))
+    for b, h in zip(base_items.trial_medians_ms, head_items.trial_medians_ms, strict=True):
+        # Same code, same seed within a pair: the halves agree, though the pairs differ 2x.
+        assert 0.8 < h / b < 1.25
+    slow, fast = max(base_items.trial_medians_ms), min(base_items.trial_medians_ms)
+    assert slow > 1.5 * fast
