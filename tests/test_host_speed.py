@@ -75,6 +75,20 @@ def test_without_the_reference_the_same_host_change_is_only_inconclusive() -> No
     assert {c.status for c in relative} == {"inconclusive"}
 
 
+def test_a_reference_measured_another_way_is_not_divided_by_and_the_report_says_so() -> None:
+    # The baseline sampled the reference as an app of its own, this run inside the app's
+    # workers: the two latencies are not the same workload's, so dividing would mislead.
+    rng = random.Random(1)
+    current = measured(1.6, rng)
+    assert current.reference is not None
+    moved = current.reference.model_copy(update={"path": "/__perfgate/reference"})
+    verdict = judge(config(), current.model_copy(update={"reference": moved}), history(rng))
+    assert not any(n.startswith("Host speed") for n in verdict.notes)
+    assert any("compared undivided" in n for n in verdict.notes)
+    relative = [c for c in verdict.checks if c.kind == "relative"]
+    assert all(c.change is not None and c.change > 0.3 for c in relative)
+
+
 def test_a_change_so_clear_that_its_p_value_is_zero_still_fails() -> None:
     # 40x slower, 2% noise, a tiny assumed drift and a single baseline run (normal
     # distribution): the p-value underflows to exactly 0.0, which must read as "significant",

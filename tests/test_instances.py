@@ -7,6 +7,7 @@ from pathlib import Path
 
 from perfgate.abtest import measure_pair
 from perfgate.config import AppConfig, Config, load_config
+from perfgate.instrument import REFERENCE_PATH
 from perfgate.measure import measure
 from perfgate.results import EndpointProfile, RunResult
 from perfgate.server import nth_instance
@@ -45,14 +46,30 @@ def test_a_stored_run_rotates_its_trials_over_the_instances(
     config = with_instances(tiny_config(BY_SEED), run_instances=2, reference=True)
     run = measure(config, tmp_path / "out")
 
-    items = items_of(run)
-    first, second, third, fourth = items.trial_medians_ms
+    first, second, third, fourth = items_of(run).trial_medians_ms
     # Trials 1 and 3 ran on instance 1 (seed 1), trials 2 and 4 on instance 2 (seed 2).
     assert second > 1.5 * first and fourth > 1.5 * third
-    assert run.reference is not None and len(run.reference.trial_medians_ms) == 4
-    for folder in ("instance-2", "reference", "reference-2"):
-        assert "Listening at" in (tmp_path / "out" / folder / "app.log").read_text()
+    assert "Listening at" in (tmp_path / "out" / "instance-2" / "app.log").read_text()
     assert not (tmp_path / "out" / "instance-3").exists()
+    # perfgate wraps this app (a WSGI target), so its own workers answered the reference.
+    assert run.reference is not None and run.reference.path == REFERENCE_PATH
+    assert len(run.reference.trial_medians_ms) == 4 and run.reference.error_rate == 0
+    assert not (tmp_path / "out" / "reference").exists()
+
+
+def test_an_unwrapped_app_gets_a_reference_app_beside_each_instance(
+    tiny_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = with_instances(tiny_config(), run_instances=2, reference=True)
+    config = config.model_copy(
+        update={"app": config.app.model_copy(update={"count_queries": False})}
+    )
+    run = measure(config, tmp_path / "out")
+
+    assert run.reference is not None and run.reference.path == "/reference"
+    assert len(run.reference.trial_medians_ms) == 4 and run.reference.error_rate == 0
+    for folder in ("reference", "reference-2"):
+        assert "Listening at" in (tmp_path / "out" / folder / "app.log").read_text()
 
 
 def test_an_ab_pair_shares_its_hash_seed(tiny_config: Callable[..., Path], tmp_path: Path) -> None:

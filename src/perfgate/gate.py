@@ -51,6 +51,12 @@ def judge(
     host = None if paired else host_speed(run, history)
     if host:
         notes.append(host.note())
+    elif run.reference and history and not paired:
+        notes.append(
+            "Some baseline runs did not measure perfgate's reference workload the way this run "
+            "did, so profile changes are compared undivided (the host's speed is not factored "
+            "out); record new baseline runs with `perfgate baseline`."
+        )
 
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
@@ -276,8 +282,13 @@ class HostSpeed:
 
 
 def host_speed(run: RunResult, history: Sequence[RunResult]) -> HostSpeed | None:
-    """Present when this run and every baseline run sampled the reference workload."""
-    figures = [r.reference.trial_medians_ms if r.reference else [] for r in (run, *history)]
+    """Present when this run and every baseline run sampled the reference workload the same
+    way (inside the app's workers, or as an app of its own: its path tells which)."""
+    kind = run.reference.path if run.reference else None
+    figures = [
+        r.reference.trial_medians_ms if r.reference and r.reference.path == kind else []
+        for r in (run, *history)
+    ]
     if not history or not all(figures):
         return None
     means = [geometric_mean(f) for f in figures]

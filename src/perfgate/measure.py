@@ -13,6 +13,7 @@ from pathlib import Path
 
 from perfgate.config import Config
 from perfgate.errors import Interrupted, MeasurementError, Terminated
+from perfgate.instrument import REFERENCE_PATH
 from perfgate.load import run_level
 from perfgate.profile import profile_endpoints
 from perfgate.queries import apply, probe_endpoints
@@ -84,9 +85,9 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
     try:
         progress(f"starting the app ({run.description})")
         with ExitStack() as stack:
-            apps, references = _start_instances(stack, config, out_dir)
+            apps, reference_urls = _start_instances(stack, config, out_dir)
             run.description = apps[0].description
-            _phases(config, apps, run, progress, [r.base_url for r in references])
+            _phases(config, apps, run, progress, reference_urls)
             deaths = [death for app in apps for death in app.worker_deaths()]
     except (MeasurementError, Interrupted) as exc:
         where = "" if run.phase in exc.message else f" (during {run.phase})"
@@ -107,25 +108,36 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
 
 def _start_instances(
     stack: ExitStack, config: Config, out_dir: Path
-) -> tuple[list[App], list[App]]:
-    """Start `compare.run_instances` instances of the app (one when it is reached by URL), each
-    followed by its reference workload when `compare.reference` is on. The first instance logs
-    to `out_dir`, the others to `instance-2/`, ...; references to `reference/`, `reference-2/`."""
+) -> tuple[list[App], list[str]]:
+    """Start `compare.run_instances` instances of the app (one when it is reached by URL), and
+    say where the reference workload answers beside each (none when `compare.reference` is off).
+
+    Where perfgate wraps the app, its own workers answer the reference (perfgate.instrument);
+    otherwise each instance is followed by a reference app of its own. The first instance logs
+    to `out_dir`, the others to `instance-2/`, ...; reference apps to `reference/`, ...."""
     count = 1 if config.app.url else config.compare.run_instances
+    in_process = config.app.wrapped_for_queries
     apps: list[App] = []
     references: list[App] = []
+    reference_urls: list[str] = []
     for j in range(count):
         suffix = "" if j == 0 else f"-{j + 1}"
         log_dir = out_dir if j == 0 else out_dir / f"instance{suffix}"
-        app = running_app(nth_instance(config.app, j), config.folder, log_dir)
-        apps.append(stack.enter_context(app))
-        if config.compare.reference:
-            reference_app = nth_instance(REFERENCE_APP, j)
-            reference = running_app(reference_app, out_dir, out_dir / f"reference{suffix}")
-            references.append(stack.enter_context(reference))
+        app = stack.enter_context(running_app(nth_instance(config.app, j), config.folder, log_dir))
+        apps.append(app)
+        if not config.compare.reference:
+            continue
+        if in_process:
+            reference_urls.append(app.base_url + REFERENCE_PATH)
+            continue
+        reference_app = running_app(
+            nth_instance(REFERENCE_APP, j), out_dir, out_dir / f"reference{suffix}"
+        )
+        references.append(stack.enter_context(reference_app))
+        reference_urls.append(references[-1].base_url + "/reference")
     # Unwound first: every process is told to stop at once, then each is waited for.
     stack.callback(begin_stopping, apps + references)
-    return apps, references
+    return apps, reference_urls
 
 
 def _phases(

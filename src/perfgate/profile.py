@@ -13,6 +13,7 @@ import random
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint, ProfileConfig
 from perfgate.httpclient import (
@@ -26,8 +27,8 @@ from perfgate.httpclient import (
 from perfgate.results import EndpointProfile
 from perfgate.stats import percentile, summarize_ms
 
-# The fixed workload of perfgate.reference, profiled beside the endpoints (stored baseline).
-REFERENCE = Endpoint(name="(reference)", path="/reference")
+# The name of the fixed workload of perfgate.reference, profiled beside the endpoints.
+REFERENCE_NAME = "(reference)"
 
 
 def profile_endpoints(
@@ -42,13 +43,14 @@ def profile_endpoints(
     goes to instance t mod their number). If this raises (a signal, say), `collected` receives
     the summaries of the trials that finished, so the caller can keep them.
 
-    With `reference_urls` (perfgate.reference running there, one beside each app instance),
-    every trial also samples the reference workload; its summary comes last, named
-    REFERENCE.name."""
+    With `reference_urls` (where perfgate.reference answers, path included: one per app
+    instance), every trial also samples the reference workload; its summary comes last, named
+    REFERENCE_NAME."""
     instances = [[(e, url) for e in endpoints] for url in urls]
     if reference_urls:
         for bound, reference_url in zip(instances, reference_urls, strict=True):
-            bound.append((REFERENCE, reference_url))
+            path = urlsplit(reference_url).path
+            bound.append((Endpoint(name=REFERENCE_NAME, path=path), reference_url))
     names = [e.name for e, _ in instances[0]]
     outcomes: dict[str, list[list[Outcome]]] = {name: [] for name in names}
     try:
@@ -66,15 +68,16 @@ async def _profile(
     seed: int,
     outcomes: dict[str, list[list[Outcome]]],
 ) -> list[EndpointProfile]:
-    connections: dict[str, Connection] = {}
+    connections: dict[Target, Connection] = {}
     # Per instance: each endpoint's connection and encoded request.
     requests: list[dict[str, tuple[Connection, bytes]]] = []
     for bound in instances:
         prepared = {}
         for endpoint, url in bound:
-            if url not in connections:
-                connections[url] = Connection(Target.from_url(url))
-            connection = connections[url]
+            target = Target.from_url(url)
+            if target not in connections:
+                connections[target] = Connection(target)
+            connection = connections[target]
             prepared[endpoint.name] = (connection, build_request(connection.target, endpoint))
         requests.append(prepared)
     order = [e for e, _ in instances[0]]
