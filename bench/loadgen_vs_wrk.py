@@ -7,7 +7,7 @@ back, alternating which goes first, several times. Prints, per case, the through
 getrusage(RUSAGE_CHILDREN) deltas around its process; perfgate's as it measures itself over the
 run (process CPU time), since its rusage also holds Python's start-up (shown alongside). Then
 holds 1,000 connections with perfgate and counts client-side errors. Both clients use one
-thread (wrk -t1), as perfgate does.
+thread (wrk -t1), as perfgate does, and send the same request headers.
 
 Installs nothing: it needs `wrk` on PATH (Debian: `apt-get update && apt-get install -y wrk`).
 
@@ -29,11 +29,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from perfgate.config import AppConfig  # noqa: E402
+from perfgate.config import AppConfig, Endpoint  # noqa: E402
+from perfgate.httpclient import Target, build_request  # noqa: E402
 from perfgate.server import running_app  # noqa: E402
 
 ENDPOINTS = {"health": "/health", "db": "/api/products?page=3&per_page=20"}
@@ -60,10 +62,26 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
+def same_headers(url: str) -> list[str]:
+    """wrk's -H options for the headers perfgate sends besides Host, so that both clients send
+    the same bytes: the server parses every header in Python, and extra work on its side would
+    count against whichever client sends more."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    raw = build_request(Target.from_url(url), Endpoint(name="x", path=path)).decode("latin-1")
+    lines = raw.split("\r\n")[1:]
+    options = []
+    for line in lines:
+        if line and not line.lower().startswith("host:"):
+            options += ["-H", line]
+    return options
+
+
 def run_wrk(url: str, connections: int, seconds: float) -> Sample:
     before = children_cpu()
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", *same_headers(url),
+         url],
         capture_output=True, text=True, check=True, timeout=seconds + 60,
     ).stdout  # fmt: skip
     cpu = children_cpu() - before
@@ -122,18 +140,25 @@ def report(case: str, endpoint: str, wrk: list[Sample], ours: list[Sample]) -> l
     own = [o.own_cpu_us or o.cpu_us for o in ours]
     cpu_ratio = median([c / w.cpu_us for c, w in zip(own, wrk, strict=True) if w.cpu_us])
     p50_ratio = median([o.p50_ms / w.p50_ms for o, w in zip(ours, wrk, strict=True) if w.p50_ms])
+    # At a fixed number of connections, latency is connections / throughput (Little's law): a
+    # client that gets less throughput shows a higher p50 for that reason alone. Scaled to equal
+    # throughput, the p50 ratio is what the client itself adds to the latency it reports.
+    at_equal = median(
+        [o.p50_ms * o.rps / (w.p50_ms * w.rps) for o, w in zip(ours, wrk, strict=True) if w.p50_ms]
+    )
     target = TARGETS[endpoint]
     print(
         f"{case:<16} {median([w.rps for w in wrk]):>8.0f} {median([o.rps for o in ours]):>8.0f}"
         f" {ratio:>6.2f} {'ok' if ratio >= target else 'MISS':>4} (>= {target:.2f})"
         f" | p50 {median([w.p50_ms for w in wrk]):>6.2f} {median([o.p50_ms for o in ours]):>6.2f}"
-        f" ({p50_ratio:.2f}x)"
+        f" ({p50_ratio:.2f}x; {at_equal:.2f}x at equal throughput"
+        f" {'ok' if at_equal <= 1.10 else 'MISS'})"
         f" | p99 {median([w.p99_ms for w in wrk]):>7.2f} {median([o.p99_ms for o in ours]):>7.2f}"
         f" | CPU us/req {median([w.cpu_us for w in wrk]):>5.0f} {median(own):>5.0f}"
         f" {cpu_ratio:.2f}x {'ok' if cpu_ratio <= 2 else 'MISS'}"
         f" (with start-up {median([o.cpu_us for o in ours]):.0f})"
     )  # fmt: skip
-    return [] if ratio >= target and cpu_ratio <= 2 else [case]
+    return [] if ratio >= target and cpu_ratio <= 2 and at_equal <= 1.10 else [case]
 
 
 def main() -> int:

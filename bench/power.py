@@ -3,7 +3,8 @@
 Against examples/softfactory (wrapped by bench/inject.py) it injects CPU work worth a
 chosen fraction of one endpoint's median latency, and runs many checks in both modes:
   ab        same-run A/B: base (no injection) and head side by side, trials interleaved;
-  baseline  stored baseline: a history of K runs of the base, then one run of the head.
+  baseline  stored baseline: a history of K runs of the base, then one run of the head
+            (with --rolling N, a new base run replaces the oldest every N checks).
 Only relative checks are judged. Effect 0 is the A/A case, where every fail is a false alarm; a
 detection is a fail that blames the slowed endpoint; a check where another endpoint fails a
 profile check counts as misblamed.
@@ -226,6 +227,12 @@ def main() -> None:
         "--history", type=int, default=10, help="baseline runs (stored mode; a baseline keeps 10)"
     )
     parser.add_argument(
+        "--rolling",
+        type=int,
+        default=0,
+        help="stored mode: record a new baseline run every N checks, dropping the oldest",
+    )
+    parser.add_argument(
         "--ab-floor", type=float, default=None, help="compare.ab_floor (0 = trust the pairing)"
     )
     parser.add_argument(
@@ -260,7 +267,8 @@ def main() -> None:
         print(f"profile {config.profile.samples} samples in {config.profile.trials} trials; "
               f"ab_instances {c.ab_instances}, ab_floor {c.ab_floor}, reference "
               f"{'on' if c.reference else 'off'} (floor {c.reference_floor}); "
-              f"stored history {args.history} runs")  # fmt: skip
+              f"stored history {args.history} runs"
+              f"{f', one new every {args.rolling} checks' if args.rolling else ''}")  # fmt: skip
         history: list[RunResult] = []
         if "baseline" in modes:
             for _ in range(args.history):
@@ -292,6 +300,10 @@ def main() -> None:
                     if mode == "ab":
                         verdict, seconds = run_ab(config, head, scratch / "ab", seed=i)
                     else:
+                        if args.rolling and i and i % args.rolling == 0:
+                            # As on a real main branch: a new baseline run between checks, the
+                            # oldest one dropped, so the history spans the checks' own time.
+                            history = [*history[1:], measure(config, scratch)]
                         verdict, seconds = run_stored(config, head, history, scratch / "st")
                     failed = score(cell, verdict, endpoint.name, seconds)
                     print(f"  {mode} +{effect:.0%} #{i + 1}: {verdict.verdict} ({seconds:.1f} s)"

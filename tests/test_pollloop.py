@@ -51,3 +51,26 @@ def test_readers_and_writers_are_called_until_removed() -> None:
         loop.close()
         left.close()
         right.close()
+
+
+def test_a_forgotten_socket_closed_then_its_number_reused_is_watched_afresh() -> None:
+    loop = PollLoop()
+    old, peer = socket.socketpair()
+    fd = old.fileno()
+    loop.add_reader(fd, lambda: None)
+    loop.forget(fd)
+    old.close()  # leaves the epoll set with the descriptor
+    again, other = socket.socketpair()
+    got: list[bytes] = []
+    try:
+        assert fd in (again.fileno(), other.fileno())  # the kernel reuses the lowest number
+        reused = again if again.fileno() == fd else other
+        writer = other if reused is again else again
+        loop.add_reader(fd, lambda: got.append(reused.recv(16)))
+        writer.send(b"hello")
+        loop.run_until(lambda: bool(got))
+    finally:
+        loop.close()
+        for sock in (peer, again, other):
+            sock.close()
+    assert got == [b"hello"]

@@ -73,6 +73,13 @@ class PollLoop:
         self._update(fd)
         return True
 
+    def forget(self, fd: int) -> None:
+        """Drop `fd`'s callbacks without an epoll_ctl, for a socket about to be closed: closing
+        the last descriptor of a socket takes it out of the epoll set by itself."""
+        self._readers.pop(fd, None)
+        self._writers.pop(fd, None)
+        self._masks.pop(fd, None)
+
     def _update(self, fd: int) -> None:
         mask = (select.EPOLLIN if fd in self._readers else 0) | (
             select.EPOLLOUT if fd in self._writers else 0
