@@ -49,6 +49,7 @@ def test_a_stored_run_rotates_its_trials_over_the_instances(
     first, second, third, fourth = items_of(run).trial_medians_ms
     # Trials 1 and 3 ran on instance 1 (seed 1), trials 2 and 4 on instance 2 (seed 2).
     assert second > 1.5 * first and fourth > 1.5 * third
+    assert run.instances == 2
     assert "Listening at" in (tmp_path / "out" / "instance-2" / "app.log").read_text()
     assert not (tmp_path / "out" / "instance-3").exists()
     # perfgate wraps this app (a WSGI target), so its own workers answered the reference.
@@ -77,6 +78,7 @@ def test_an_ab_pair_shares_its_hash_seed(tiny_config: Callable[..., Path], tmp_p
     folder = config.folder
     base, head = measure_pair(config, folder, folder, tmp_path / "ab", seed=3)
 
+    assert base.instances == head.instances == 2
     base_items, head_items = (items_of(run) for run in (base, head))
     for b, h in zip(base_items.trial_medians_ms, head_items.trial_medians_ms, strict=True):
         # Same code, same seed within a pair: the halves agree, though the pairs differ 2x.

@@ -37,7 +37,7 @@ def full() -> ResultsFile:
         profile(HOSTILE, mean_ms=3, path="/a?b=1&c=<2>", queries={"SELECT '<b>' | 1": 2}),
     ]  # fmt: skip
     measured = run(endpoints, [level(10, 130), level(50, 135), level(100, 132, success=0.97,
-                   errors={"timeout": 16})])  # fmt: skip
+                   errors={"timeout": 16})]).model_copy(update={"instances": 3})  # fmt: skip
     base = run(endpoints, [level(10, 140), level(50, 142), level(100, 141)])
     checks = [
         Check(endpoint="chef-list", phase="profile", metric="queries_per_request", kind="relative",

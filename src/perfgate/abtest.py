@@ -86,6 +86,7 @@ def measure_pair(
             load=[lv[i] for lv in levels],
             server=server_settings(config),
             queries_note=probes[i].note or why_not_counted(config),
+            instances=len(pairs),
         )
         for i in range(2)
     ]

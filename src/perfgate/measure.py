@@ -54,6 +54,7 @@ class _Run:
         self.levels: list[LoadLevel] = []
         self.queries_note: str | None = None
         self.reference: EndpointProfile | None = None
+        self.instances = 1
 
     def result(self, reason: str | None = None) -> RunResult:
         config = self.config
@@ -71,6 +72,7 @@ class _Run:
             complete=reason is None,
             incomplete_reason=reason,
             reference=self.reference,
+            instances=self.instances,
         )
 
 
@@ -87,6 +89,7 @@ def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunRe
         with ExitStack() as stack:
             apps, reference_urls = _start_instances(stack, config, out_dir)
             run.description = apps[0].description
+            run.instances = len(apps)
             _phases(config, apps, run, progress, reference_urls)
             deaths = [death for app in apps for death in app.worker_deaths()]
     except (MeasurementError, Interrupted) as exc:

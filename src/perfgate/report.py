@@ -191,11 +191,15 @@ def _profile_table(profiles: list[EndpointProfile], results: ResultsFile) -> lis
                 f"{p.bytes_mean:.0f}", queries, rating(s.p95 if s else None) or "-")
         )  # fmt: skip
     trials = len(profiles[0].trial_medians_ms) if profiles else 0
+    count = results.run.instances
+    rotated = f", rotating over {count} fresh app instances" if count > 1 else ""
+    if rotated and results.mode == "ab":
+        rotated += " per side"
     lines += [
         "",
-        f"Milliseconds, one request at a time over one keep-alive connection, in {trials} trial(s) "
-        "per endpoint after a warm-up; relative checks compare per-trial medians and p95s. "
-        + ratings_legend(),
+        "Milliseconds, one request at a time (on one connection while the server keeps it "
+        f"open), in {trials} trial(s) per endpoint after a warm-up{rotated}; relative checks "
+        "compare per-trial medians and p95s. " + ratings_legend(),
     ]
     return lines
 

@@ -8,7 +8,8 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       run `server` and `queries_note`; results `findings` and `baseline_load`; check `mde` and
       `underpowered`; load level `trial_rps`; results `mode`, `against` and `base_run`; per load
       level `model`, `target_rps`, `dropped`, `send_lateness_ms`, `client_cpu_share`,
-      `client_limited`, `notes`, and `p999` among its latency points.
+      `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
+      reference workload's profile) and `instances` (app instances the profile rotated over).
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -181,6 +182,8 @@ class RunResult(_Frozen):
     # The fixed reference workload (perfgate.reference), sampled in every profile trial of a
     # stored-baseline run; None in A/B mode or when compare.reference is off.
     reference: EndpointProfile | None = None
+    # How many processes of the app (each started fresh) the profile trials rotated over.
+    instances: int = 1
 
 
 class Check(_Frozen):
