@@ -63,6 +63,32 @@ def test_a_real_regression_is_found_on_a_slower_host_and_blamed_on_its_endpoint(
     assert failed == {("b", "median"), ("b", "p95")}
 
 
+def test_several_endpoints_slower_at_once_get_a_note_that_says_how_to_confirm() -> None:
+    rng = random.Random(4)
+    current = measured(1.0, rng, slower_b=1.3)
+    both = current.model_copy(
+        update={
+            "endpoints": [
+                e.model_copy(update={"trial_medians_ms": [v * 1.3 for v in e.trial_medians_ms]})
+                if e.name == "a"
+                else e
+                for e in current.endpoints
+            ]
+        }
+    )
+    verdict = judge(config(), both, history(rng))
+    failed = {c.endpoint for c in verdict.checks if c.status == "fail" and c.metric == "median"}
+    assert failed == {"a", "b"}
+    note = next(n for n in verdict.notes if "endpoints got slower at once" in n)
+    assert note.startswith("2 endpoints") and "check --against" in note
+
+
+def test_one_endpoint_slower_gets_no_such_note() -> None:
+    rng = random.Random(2)
+    verdict = judge(config(), measured(1.4, rng, slower_b=1.3), history(rng))
+    assert not any("endpoints got slower at once" in n for n in verdict.notes)
+
+
 def test_without_the_reference_the_same_host_change_is_only_inconclusive() -> None:
     rng = random.Random(1)
     current = measured(1.6, rng).model_copy(update={"reference": None})

@@ -72,6 +72,8 @@ def judge(
     checks += [
         decide(p, q, config.compare.alpha, judged) for p, q in zip(pending, adjusted, strict=True)
     ]
+    if not paired:
+        notes += _moved_together(checks)
     if any(c.underpowered for c in checks):
         notes.append(
             "Some checks are underpowered (marked ⚡): the noise lets them detect only changes "
@@ -123,6 +125,27 @@ def _notes(config: Config, run: RunResult, history: Sequence[RunResult]) -> list
             f"({config.compare.noise_floor:.0%}), not measured; record 3 or more to measure it."
         )
     return notes
+
+
+def _moved_together(checks: list[Check]) -> list[str]:
+    """Against a stored baseline, several endpoints failing their median at once is what a host
+    episode the reference did not follow looks like, as well as a cost every request pays:
+    measured (README, "Measured: false alarms and detection"), so the report says how to tell."""
+    failed = [
+        c
+        for c in checks
+        if c.kind == "relative" and c.phase == "profile" and c.metric == "median"
+        if c.status == "fail" and c.change is not None
+    ]
+    if len(failed) < 2:
+        return []
+    moved = ", ".join(f"{c.endpoint} {c.change:+.0%}" for c in failed)
+    return [
+        f"{len(failed)} endpoints got slower at once ({moved}). That is what a change every "
+        "request pays looks like (middleware, a shared dependency), and also what a slow "
+        "spell of the host looks like; confirm with `perfgate check --against <base ref>`, "
+        "which measures both side by side."
+    ]
 
 
 def _endpoint_differences(run: RunResult, history: Sequence[RunResult]) -> list[str]:
