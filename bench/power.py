@@ -38,7 +38,7 @@ from perfgate.abtest import measure_pair  # noqa: E402
 from perfgate.config import AppConfig, Budget, Budgets, Config, load_config  # noqa: E402
 from perfgate.gate import Verdict, judge  # noqa: E402
 from perfgate.measure import measure  # noqa: E402
-from perfgate.results import BaselineFile, RunResult  # noqa: E402
+from perfgate.results import BaselineFile, EndpointProfile, RunResult  # noqa: E402
 from perfgate.server import running_app  # noqa: E402
 
 TARGET = "bench.inject:create_app()"
@@ -109,6 +109,20 @@ def worker_loops_per_ms(config: Config, scratch: Path) -> float:
     return SPEED_LOOPS / statistics.median(timings)
 
 
+def profile_only(config: Config, **profile: int) -> Config:
+    """The config with the load phase off (and profile settings overridden, if given)."""
+    return config.model_copy(
+        update={
+            "profile": config.profile.model_copy(update=profile),
+            "load": config.load.model_copy(update={"enabled": False}),
+        }
+    )
+
+
+def endpoint_of(run: RunResult, name: str) -> EndpointProfile:
+    return next(p for p in run.endpoints if p.name == name)
+
+
 def median_ms(config: Config, name: str, scratch: Path, mode: str = "ab") -> float:
     """The endpoint's median as a check of `mode` sees it: in A/B mode all endpoints and two
     sides of apps, against a stored baseline one app and the reference workload.
@@ -116,15 +130,12 @@ def median_ms(config: Config, name: str, scratch: Path, mode: str = "ab") -> flo
     An endpoint probed alone answers faster than inside an A/B check (where its requests
     alternate with other endpoints' and other apps'): sizing the work from a lone probe made an
     injected +10% show as about +5% in A/B checks."""
-    quick = config.profile.model_copy(update={"samples": 200, "trials": 10})
-    probe = config.model_copy(
-        update={"profile": quick, "load": config.load.model_copy(update={"enabled": False})}
-    )
+    probe = profile_only(config, samples=200, trials=10)
     if mode == "ab":
         base_run, _ = measure_pair(probe, REPO, REPO, scratch / "probe", seed=0)
     else:
         base_run = measure(probe, scratch / "probe")
-    profile = next(p for p in base_run.endpoints if p.name == name)
+    profile = endpoint_of(base_run, name)
     assert profile.latency_ms is not None
     return profile.latency_ms.median
 
@@ -133,18 +144,14 @@ def paired_change(config: Config, name: str, loops: int, scratch: Path, probes: 
     """The change `loops` iterations make to the endpoint's median in A/B checks: the geometric
     mean over `probes` A/B measurements (profile only, the bench's settings) of the per-trial
     ratios head / base."""
-    probe = config.model_copy(update={"load": config.load.model_copy(update={"enabled": False})})
+    probe = profile_only(config)
     path = next(e.path for e in config.endpoints if e.name == name)
     head = injected(config, path, loops)
     logs = []
     for seed in range(probes):
-        base_run, head_run = measure_pair(
-            probe, REPO, REPO, scratch / "calibrate", seed + 100, head
-        )
-        base_p, head_p = (
-            next(p for p in r.endpoints if p.name == name) for r in (base_run, head_run)
-        )
-        pairs = zip(base_p.trial_medians_ms, head_p.trial_medians_ms, strict=True)
+        runs = measure_pair(probe, REPO, REPO, scratch / "calibrate", seed + 100, head)
+        base, now = (endpoint_of(run, name) for run in runs)
+        pairs = zip(base.trial_medians_ms, now.trial_medians_ms, strict=True)
         logs += [math.log(h / b) for b, h in pairs]
     return math.exp(statistics.fmean(logs)) - 1
 

@@ -191,10 +191,10 @@ class CompareConfig(_Strict):
     # The between-run spread assumed at least, once figures are divided by the reference: it
     # removes most of the host's drift but not all (README, "Against a stored baseline").
     reference_floor: float = Field(default=0.02, ge=0, le=2)
-    # Stored baseline: app instances per run (each with its own reference instance); profile
-    # trials rotate over them. Two processes of the same code differ by a few percent (where the
-    # scheduler puts them, their memory layout); a run of one instance carries all of that into
-    # the between-run spread, a run of three carries about 1/sqrt(3) of it (README).
+    # Stored baseline: app instances per run (the reference workload is sampled beside each);
+    # profile trials rotate over them. Two processes of the same code differ by a few percent
+    # (where the scheduler puts them, their memory layout); a run of one instance carries all of
+    # that into the between-run spread, a run of three about 1/sqrt(3) of it (README).
     run_instances: int = Field(default=3, ge=1, le=8)
     strict: bool = False
     # check --against: spread between processes of the same code (log scale), which pairing

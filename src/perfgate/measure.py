@@ -176,11 +176,8 @@ def _phases(
 
 def _still_running(apps: list[App], phase: str) -> None:
     for app in apps:
-        _still_alive(app, phase)
-
-
-def _still_alive(app: App, phase: str) -> None:
-    if app.exited():
+        if not app.exited():
+            continue
         code = app.process.returncode if app.process else None
         raise MeasurementError(
             f"the app exited with code {code} during the {phase} ({app.description})",

@@ -164,10 +164,11 @@ def nth_instance(app: AppConfig, index: int) -> AppConfig:
     PYTHONHASHSEED per index, unless app.env sets one.
 
     Why: Python randomizes string hashing per process, which reshuffles dicts and sets and moves
-    a process's speed by a few percent; in A/A measurements here, fixed seeds roughly halved the
-    spread between instances of the same code. Instance n of every run (and of both sides in
-    A/B) gets the same seed, so that effect is the same on both sides of a comparison, while
-    several instances still average over several seeds."""
+    a process's speed by a few percent; in two interleaved series of fresh instances here, fixed
+    seeds cut the spread between instances of the same code by about a quarter (README).
+    Instance n of every run (and of both sides in A/B) gets the same seed, so that effect is the
+    same on both sides of a comparison, while several instances still average over several
+    seeds."""
     if "PYTHONHASHSEED" in app.env:
         return app
     return app.model_copy(update={"env": {**app.env, "PYTHONHASHSEED": str(index + 1)}})
