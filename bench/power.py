@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from bench.inject import SPEED_LOOPS, SPEED_PATH  # noqa: E402
 from perfgate.abtest import measure_pair  # noqa: E402
 from perfgate.config import AppConfig, Budget, Budgets, Config, load_config  # noqa: E402
+from perfgate.confirm import confirm  # noqa: E402
 from perfgate.gate import Verdict, judge  # noqa: E402
 from perfgate.measure import measure  # noqa: E402
 from perfgate.results import BaselineFile, EndpointProfile, RunResult  # noqa: E402
@@ -170,6 +171,17 @@ def score(cell: Cell, verdict: Verdict, endpoint: str, seconds: float) -> str:
     own = [c for c in relative if c.endpoint == endpoint and c.metric == "median" and c.change]
     cell.observed += own[0].change if own and own[0].change is not None else 0.0
     said = ", ".join(f"{c.endpoint} {c.metric} {c.change:+.0%}" for c in failed if c.change)
+    # Stored mode: fails of the first measurement that the second one did not reproduce.
+    dropped = [c for c in relative if c.confirmation is not None and c.status != "fail"]
+    if dropped:
+        said += (
+            " (not reproduced: "
+            + ", ".join(
+                f"{c.endpoint} {c.metric} {c.change:+.0%} then {c.confirmation:+.0%}"
+                for c in dropped
+            )
+            + ")"
+        )
     if own and own[0].ci_low is not None and own[0].ci_high is not None:
         # The slowed endpoint's own estimate, whatever the verdict: how close each check came.
         o = own[0]
@@ -187,9 +199,14 @@ def run_ab(config: Config, head: AppConfig, scratch: Path, seed: int) -> tuple[V
 def run_stored(
     config: Config, head: AppConfig, history: list[RunResult], scratch: Path
 ) -> tuple[Verdict, float]:
+    """As `perfgate check` does it: measure, and measure again what fails (perfgate.confirm)."""
     start = time.monotonic()
-    run = measure(config.model_copy(update={"app": head}), scratch)
-    return judge(config, run, BaselineFile(runs=history)), time.monotonic() - start
+    head_config = config.model_copy(update={"app": head})
+    baseline = BaselineFile(runs=history)
+    run = measure(head_config, scratch)
+    second = confirm(head_config, run, baseline, scratch, lambda _: None)
+    verdict = judge(config, run, baseline, confirmation=second)
+    return verdict, time.monotonic() - start
 
 
 def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:

@@ -21,6 +21,7 @@ from perfgate.calibrate import noise_table, render_noise
 from perfgate.charts import baseline_points
 from perfgate.comment import run_comment
 from perfgate.config import DEFAULT_CONFIG, Config, load_config
+from perfgate.confirm import confirm
 from perfgate.diagnose import diagnose
 from perfgate.errors import (
     ExitStatus,
@@ -197,8 +198,9 @@ def write_results(
     out: Path,
     base_run: RunResult | None = None,
     against: str | None = None,
+    confirmation: RunResult | None = None,
 ) -> ResultsFile:
-    verdict = judge(config, run, baseline, base_run)
+    verdict = judge(config, run, baseline, base_run, confirmation)
     results = ResultsFile(
         verdict=verdict.verdict,
         checks=verdict.checks,
@@ -212,6 +214,7 @@ def write_results(
         mode="ab" if base_run else "baseline",
         against=against,
         base_run=base_run,
+        confirmation=confirmation,
     )
     _write_text(out / "results.json", results.model_dump_json(indent=2) + "\n")
     _write_text(out / "report.md", render_markdown(results))
@@ -226,8 +229,9 @@ def judge_and_write(
     out: Path,
     base_run: RunResult | None = None,
     against: str | None = None,
+    confirmation: RunResult | None = None,
 ) -> ExitStatus:
-    results = write_results(config, run, baseline, out, base_run, against)
+    results = write_results(config, run, baseline, out, base_run, against, confirmation)
     print(_redact(verdict_line(results).removeprefix("## ")))
     if not run.complete:
         print(_redact(f"  incomplete   {run.incomplete_reason}"))
@@ -284,7 +288,26 @@ def cmd_check(args: argparse.Namespace) -> ExitStatus:
     baseline = load_baseline(path) if path.exists() else None
     _check_writable(args.out)
     run = _measure(config, baseline, args.out)
-    return judge_and_write(config, run, baseline, args.out)
+    confirmation = _confirm(config, run, baseline, args.out)
+    return judge_and_write(config, run, baseline, args.out, confirmation=confirmation)
+
+
+def _confirm(
+    config: Config, run: RunResult, baseline: BaselineFile | None, out: Path
+) -> RunResult | None:
+    """The second measurement of perfgate.confirm; if it breaks, the first one stands."""
+    try:
+        second = confirm(config, run, baseline, out, _say)
+    except MeasurementError as exc:
+        _say(f"the confirmation failed ({exc.message}); the first measurement stands")
+        return None
+    except Interrupted:
+        write_results(config, run, baseline, out)
+        _say(f"the run, unconfirmed, was written to {out / 'results.json'} and report.md")
+        raise
+    finally:
+        _scrub_log(out / "confirm" / "app.log")
+    return second and _scrub(second)
 
 
 def cmd_baseline(args: argparse.Namespace) -> ExitStatus:
@@ -318,9 +341,12 @@ def cmd_baseline(args: argparse.Namespace) -> ExitStatus:
 def cmd_compare(args: argparse.Namespace) -> ExitStatus:
     config = load_config(args.config)
     baseline = load_baseline(args.baseline_file)
-    run = load_results(args.results_file).run
+    results = load_results(args.results_file)
     _check_writable(args.out)
-    return judge_and_write(config, run, baseline, args.out)
+    # A confirmation measured for this run is evidence against any baseline; it is reused.
+    return judge_and_write(
+        config, results.run, baseline, args.out, confirmation=results.confirmation
+    )
 
 
 def cmd_calibrate(args: argparse.Namespace) -> ExitStatus:

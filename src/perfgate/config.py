@@ -93,10 +93,10 @@ class Endpoint(_Strict):
 
 class ProfileConfig(_Strict):
     warmup: int = Field(default=20, ge=0, le=100_000)
-    samples: int = Field(default=600, ge=5, le=1_000_000)
-    # 20 trials: the t quantile the gate needs after Holm keeps falling up to ~20 degrees of
-    # freedom (README, "Defaults, and why").
-    trials: int = Field(default=20, ge=1, le=1000)
+    samples: int = Field(default=900, ge=5, le=1_000_000)
+    # 900 samples in 30 trials of 30 requests: in A/A checks of the example this narrowed the
+    # spread of the paired estimate by a fifth against 600 in 20 (README, "Defaults, and why").
+    trials: int = Field(default=30, ge=1, le=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
 
     @model_validator(mode="after")
@@ -196,12 +196,17 @@ class CompareConfig(_Strict):
     # (where the scheduler puts them, their memory layout); a run of one instance carries all of
     # that into the between-run spread, a run of three about 1/sqrt(3) of it (README).
     run_instances: int = Field(default=3, ge=1, le=8)
+    # Stored baseline: measure the endpoints that fail a profile change once more, on fresh
+    # instances, and fail only the changes both measurements find; a slow spell of the host
+    # rarely lasts into the second one, a regression in the code always does (README).
+    confirm: bool = True
     strict: bool = False
     # check --against: spread between processes of the same code (log scale), which pairing
     # cannot cancel; measured by A/A runs with two instances per side (README).
     ab_floor: float = Field(default=0.01, ge=0, le=1)
-    # check --against: instances of each side, started A1 B1 B2 A2 ...; trials rotate over them.
-    ab_instances: int = Field(default=2, ge=1, le=8)
+    # check --against: instances of each side, started A1 B1 B2 A2 A3 B3; trials rotate over
+    # them, so one process's own speed weighs on a third of the trials.
+    ab_instances: int = Field(default=3, ge=1, le=8)
 
 
 class Config(_Strict):

@@ -39,10 +39,17 @@ class Verdict:
 
 
 def judge(
-    config: Config, run: RunResult, baseline: BaselineFile | None, base_run: RunResult | None = None
+    config: Config,
+    run: RunResult,
+    baseline: BaselineFile | None,
+    base_run: RunResult | None = None,
+    confirmation: RunResult | None = None,
 ) -> Verdict:
     """Judge `run`: against the stored `baseline` history, or, in same-run A/B mode, against
-    `base_run` measured side by side with it (then the baseline file is not used)."""
+    `base_run` measured side by side with it (then the baseline file is not used).
+
+    `confirmation` (stored mode) is a second measurement of the endpoints that failed a profile
+    change (perfgate.confirm): such a change fails only if it fails there too."""
     checks: list[Check] = []
     pending: list[Pending] = []
     history = [base_run] if base_run else (baseline.runs if baseline else [])
@@ -72,6 +79,10 @@ def judge(
     checks += [
         decide(p, q, config.compare.alpha, judged) for p, q in zip(pending, adjusted, strict=True)
     ]
+    if confirmation is not None and not paired:
+        again = judge(config, confirmation, baseline).checks
+        checks, note = _confirmed(checks, again, confirmation)
+        notes.append(note)
     if not paired:
         notes += _moved_together(checks)
     if any(c.underpowered for c in checks):
@@ -125,6 +136,46 @@ def _notes(config: Config, run: RunResult, history: Sequence[RunResult]) -> list
             f"({config.compare.noise_floor:.0%}), not measured; record 3 or more to measure it."
         )
     return notes
+
+
+def _confirmed(
+    checks: list[Check], again: list[Check], confirmation: RunResult
+) -> tuple[list[Check], str]:
+    """Keep a failing profile change failing only where the second measurement fails it too;
+    the others become inconclusive, with both figures in the message."""
+    if not confirmation.complete:
+        why = f"The confirmation measurement is incomplete ({confirmation.incomplete_reason})"
+        return checks, f"{why}; the first measurement stands."
+    second = {
+        (c.endpoint, c.metric): c for c in again if c.kind == "relative" and c.phase == "profile"
+    }
+    result, held, dropped = [], 0, 0
+    for check in checks:
+        twin = second.get((check.endpoint, check.metric))
+        if twin is None or check.status != "fail" or check.kind != "relative":
+            result.append(check)
+            continue
+        found = "no figure" if twin.change is None else f"{twin.change:+.1%}"
+        if twin.status == "fail":
+            held += 1
+            update = {"message": f"{check.message}; confirmed by a second measurement ({found})"}
+        else:
+            dropped += 1
+            first = "" if check.change is None else f" ({check.change:+.1%})"
+            update = {
+                "status": "inconclusive",
+                "message": f"failed the first measurement{first} but not a second one on fresh "
+                f"app instances ({found}, {twin.status}): not reproduced, so not failing; a slow "
+                "spell of the host looks like this",
+            }
+        result.append(check.model_copy(update={**update, "confirmation": twin.change}))
+    names = ", ".join(p.name for p in confirmation.endpoints)
+    note = (
+        f"Confirmation: {names} failed a profile change and were measured a second time on "
+        f"{confirmation.instances} fresh app instance(s); {held} change(s) failed both times and "
+        f"fail the gate, {dropped} did not reproduce and are reported inconclusive."
+    )
+    return result, note
 
 
 def _moved_together(checks: list[Check]) -> list[str]:

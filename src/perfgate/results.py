@@ -206,6 +206,9 @@ class Check(_Frozen):
     # significant, after Holm, with 80% power. Above the tolerance = the check is underpowered.
     mde: float | None = None
     underpowered: bool = False
+    # Stored-baseline mode: the change a second measurement on fresh app instances found, for a
+    # profile check that failed the first one (compare.confirm).
+    confirmation: float | None = None
 
 
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
@@ -246,6 +249,9 @@ class ResultsFile(_Frozen):
     mode: Literal["baseline", "ab"] = "baseline"
     against: str | None = None
     base_run: RunResult | None = None
+    # Stored-baseline mode: the endpoints that failed a profile change, measured once more on
+    # fresh app instances (compare.confirm); a change fails only where both measurements fail it.
+    confirmation: RunResult | None = None
 
 
 class BaselineFile(_Frozen):

@@ -2,8 +2,9 @@
 
 Environment knobs (read at start): TINY_SLOW_PATH and TINY_SLOW_MS make one path busy-wait,
 TINY_SLOW_BY_SEED multiplies that wait by the process's PYTHONHASHSEED (so each instance of a
-multi-instance run answers at its own, known speed), TINY_FAIL_IMPORT makes the module fail to
-import.
+multi-instance run answers at its own, known speed), TINY_SLOW_STARTS limits that wait to the
+first N processes that load the app (counted in the file TINY_STARTS_FILE: a slow spell that has
+passed by the next run), TINY_FAIL_IMPORT makes the module fail to import.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def create_app() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     slow_s = float(os.environ.get("TINY_SLOW_MS", "0")) / 1000
     if os.environ.get("TINY_SLOW_BY_SEED"):
         slow_s *= int(os.environ.get("PYTHONHASHSEED", "0") or 0)
+    starts_file = os.environ.get("TINY_STARTS_FILE")
+    if starts_file:
+        with open(starts_file, "ab") as starts:
+            starts.write(b"x")
+        if os.path.getsize(starts_file) > int(os.environ.get("TINY_SLOW_STARTS", "0")):
+            slow_s = 0.0
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

@@ -1,0 +1,61 @@
+"""Stored-baseline mode: a profile change that would fail the gate is measured a second time.
+
+Against a stored baseline, the false alarms that remain come from slow spells of the host that the
+reference workload does not follow: measured (README, "Measured: false alarms and detection"),
+two of 40 A/A checks against a rolling history failed, each with three endpoints 20-25% slower
+at once. A regression lives in the code and shows again when the same endpoints are measured
+again on freshly started app instances; a slow spell has mostly passed by then. So the endpoints
+that failed are profiled once more (same samples and trials, no load phase) and gate.judge fails
+only the changes that both measurements find.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perfgate.config import Config
+from perfgate.gate import judge
+from perfgate.measure import Progress, measure
+from perfgate.results import BaselineFile, RunResult
+
+
+def confirm(
+    config: Config,
+    run: RunResult,
+    baseline: BaselineFile | None,
+    out_dir: Path,
+    progress: Progress,
+) -> RunResult | None:
+    """Measure the endpoints that fail a profile change in `run` once more (logs under
+    `out_dir/confirm`); None when nothing needs confirming. Raises as measure() does."""
+    names = endpoints_to_confirm(config, run, baseline)
+    if not names:
+        return None
+    progress(f"slower than the baseline allows: {', '.join(names)}; measuring again to confirm")
+    return measure(confirmation_config(config, names), out_dir / "confirm", progress)
+
+
+def endpoints_to_confirm(
+    config: Config, run: RunResult, baseline: BaselineFile | None
+) -> list[str]:
+    """The endpoints whose profile change fails the gate in `run`, in configuration order; none
+    when confirmation is off, there is no baseline, or the run is incomplete (it fails anyway)."""
+    if not (config.compare.confirm and baseline and baseline.runs and run.complete):
+        return []
+    verdict = judge(config, run, baseline)
+    failed = {
+        c.endpoint
+        for c in verdict.checks
+        if c.kind == "relative" and c.phase == "profile" and c.status == "fail"
+    }
+    return [e.name for e in config.endpoints if e.name in failed]
+
+
+def confirmation_config(config: Config, names: list[str]) -> Config:
+    """The configuration of the second measurement: only `names`, profile phase only."""
+    return config.model_copy(
+        update={
+            "endpoints": [e for e in config.endpoints if e.name in names],
+            "load": config.load.model_copy(update={"enabled": False}),
+        }
+    )
