@@ -82,8 +82,13 @@ def bench_config(args: argparse.Namespace) -> Config:
     profile = config.profile.model_copy(update={k: v for k, v in sizes.items() if v})
     load = config.load.model_copy(update={"enabled": args.with_load})
     app = config.app.model_copy(update={"target": TARGET})
-    floors = {"ab_floor": args.ab_floor, "reference_floor": args.reference_floor}
-    compare = config.compare.model_copy(update={k: v for k, v in floors.items() if v is not None})
+    chosen = {
+        "ab_floor": args.ab_floor,
+        "reference_floor": args.reference_floor,
+        "ab_instances": args.ab_instances,
+        "confirm": False if args.no_confirm else None,
+    }
+    compare = config.compare.model_copy(update={k: v for k, v in chosen.items() if v is not None})
     parts = {"app": app, "budgets": budgets, "profile": profile, "load": load, "compare": compare}
     return config.model_copy(update=parts)
 
@@ -262,6 +267,10 @@ def main() -> None:
     parser.add_argument(
         "--reference-floor", type=float, default=None, help="compare.reference_floor"
     )
+    parser.add_argument("--ab-instances", type=int, default=None, help="compare.ab_instances")
+    parser.add_argument(
+        "--no-confirm", action="store_true", help="stored mode: compare.confirm off"
+    )
     parser.add_argument(
         "--calibrate",
         action="store_true",
@@ -291,7 +300,7 @@ def main() -> None:
         print(f"profile {config.profile.samples} samples in {config.profile.trials} trials; "
               f"ab_instances {c.ab_instances}, ab_floor {c.ab_floor}, reference "
               f"{'on' if c.reference else 'off'} (floor {c.reference_floor}); "
-              f"stored history {args.history} runs"
+              f"confirmation {'on' if c.confirm else 'off'}; stored history {args.history} runs"
               f"{f', one new every {args.rolling} checks' if args.rolling else ''}")  # fmt: skip
         history: list[RunResult] = []
         if "baseline" in modes:

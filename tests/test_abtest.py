@@ -97,9 +97,9 @@ def test_check_against_the_previous_commit_fails_and_blames_the_slowed_endpoint(
     relative = [c for c in results["checks"] if c["kind"] == "relative"]
     assert relative and all(c["mde"] is not None for c in relative)
     assert len(results["run"]["load"][0]["trial_rps"]) == 2
-    # Two instances per side (compare.ab_instances), each with its own log.
+    # Three instances per side (compare.ab_instances), each with its own log.
     logs = sorted(p.parent.name for p in out.glob("*/app.log"))
-    assert logs == ["base", "base-2", "head", "head-2"]
+    assert logs == ["base", "base-2", "base-3", "head", "head-2", "head-3"]
     # cleaned up: no worktree left, in git's records or on disk, and no process
     assert _git(repo, "worktree", "list").count("\n") == 1
     assert list(scratch.iterdir()) == []

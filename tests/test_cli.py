@@ -173,7 +173,8 @@ def test_the_example_app_end_to_end(run: Run, tmp_path: Path) -> None:
             "SOFTFACTORY_DB: .perfgate/softfactory.db",
             f"SOFTFACTORY_DB: {tmp_path}/sf.db\n    PYTHONPATH: {REPO_ROOT}",
         )
-        .replace("samples: 600", "samples: 20")
+        .replace("samples: 900", "samples: 20")
+        .replace("trials: 30 ", "trials: 10 ")
         .replace("warmup: 20", "warmup: 2")
         .replace("concurrency: [10, 50, 100]", "concurrency: [8]")
         .replace("duration_s: 4", "duration_s: 0.5")

@@ -171,9 +171,10 @@ def _confirmed(
         result.append(check.model_copy(update={**update, "confirmation": twin.change}))
     names = ", ".join(p.name for p in confirmation.endpoints)
     note = (
-        f"Confirmation: {names} failed a profile change and were measured a second time on "
-        f"{confirmation.instances} fresh app instance(s); {held} change(s) failed both times and "
-        f"fail the gate, {dropped} did not reproduce and are reported inconclusive."
+        f"Confirmation: the endpoint(s) that failed a profile change ({names}) were measured a "
+        f"second time, on {confirmation.instances} fresh app instance(s); {held} change(s) "
+        f"failed both times and fail the gate, {dropped} did not reproduce and are reported "
+        "inconclusive."
     )
     return result, note
 
