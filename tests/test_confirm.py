@@ -127,6 +127,11 @@ def test_check_measures_a_failing_endpoint_again_and_fails_only_what_holds(
     assert [p["name"] for p in results["confirmation"]["endpoints"]] == ["items"]
     assert "Listening at" in (out / "confirm" / "app.log").read_text()
     assert "measuring again to confirm" in capsys.readouterr().err
+    # Judged again later, the second measurement kept in results.json still counts.
+    baseline, again = tmp_path / ".perfgate" / "baseline.json", tmp_path / "again"
+    argv = ["compare", str(baseline), str(out / "results.json"), "-c", str(path)]
+    assert main([*argv, "--out", str(again)]) == 0
+    assert json.loads((again / "results.json").read_text())["verdict"] == results["verdict"]
 
     # A regression: every process is slow, so the second measurement finds it too.
     monkeypatch.setenv("TINY_SLOW_STARTS", "1000")
