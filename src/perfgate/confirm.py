@@ -1,12 +1,12 @@
 """Stored-baseline mode: a profile change that would fail the gate is measured a second time.
 
 Against a stored baseline, the false alarms that remain come from slow spells of the host that the
-reference workload does not follow: measured (README, "Measured: false alarms and detection"),
-two of 40 A/A checks against a rolling history failed, each with three endpoints 20-25% slower
-at once. A regression lives in the code and shows again when the same endpoints are measured
-again on freshly started app instances; a slow spell has mostly passed by then. So the endpoints
-that failed are profiled once more (same samples and trials, no load phase) and gate.judge fails
-only the changes that both measurements find.
+reference workload does not follow: measured before this step (README, "Measured: false alarms
+and detection", earlier rows), two of 40 A/A checks against a rolling history failed, each with
+three endpoints 20-25% slower at once. A regression lives in the code and shows again when the
+same endpoints are measured again on freshly started app instances; a slow spell has mostly
+passed by then. So the endpoints that failed are profiled once more (same samples and trials, no
+load phase) and gate.judge fails only the changes that both measurements find.
 """
 
 from __future__ import annotations

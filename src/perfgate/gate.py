@@ -151,8 +151,9 @@ def _confirmed(
     }
     result, held, dropped = [], 0, 0
     for check in checks:
-        twin = second.get((check.endpoint, check.metric))
-        if twin is None or check.status != "fail" or check.kind != "relative":
+        failed_change = check.status == "fail" and check.kind == "relative"
+        twin = second.get((check.endpoint, check.metric)) if check.phase == "profile" else None
+        if twin is None or not failed_change:
             result.append(check)
             continue
         found = "no figure" if twin.change is None else f"{twin.change:+.1%}"

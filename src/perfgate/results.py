@@ -9,7 +9,9 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       `underpowered`; load level `trial_rps`; results `mode`, `against` and `base_run`; per load
       level `model`, `target_rps`, `dropped`, `send_lateness_ms`, `client_cpu_share`,
       `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
-      reference workload's profile) and `instances` (app instances the profile rotated over).
+      reference workload's profile) and `instances` (app instances the profile rotated over);
+      results `confirmation` (the second measurement of a stored-baseline check) and check
+      `confirmation` (the change that second measurement found).
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
