@@ -19,6 +19,7 @@ per check and stopped afterwards.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -202,7 +203,7 @@ def run_ab(config: Config, head: AppConfig, scratch: Path, seed: int) -> tuple[V
 
 
 def run_stored(
-    config: Config, head: AppConfig, history: list[RunResult], scratch: Path
+    config: Config, head: AppConfig, history: list[RunResult], scratch: Path, keep: Keeper
 ) -> tuple[Verdict, float]:
     """As `perfgate check` does it: measure, and measure again what fails (perfgate.confirm)."""
     start = time.monotonic()
@@ -211,7 +212,42 @@ def run_stored(
     run = measure(head_config, scratch)
     second = confirm(head_config, run, baseline, scratch, lambda _: None)
     verdict = judge(config, run, baseline, confirmation=second)
+    keep.check(run, second, history)
     return verdict, time.monotonic() - start
+
+
+class Keeper:
+    """With --keep DIR, every stored-mode run as JSON, so that other gate rules can be replayed
+    on the same measurements (bench/replay.py): baseline runs as `base-N.json` in the order
+    measured, each check as `check-N.json` with its run, its confirmation, and the baseline
+    runs it was judged against."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.names: dict[int, str] = {}  # id() of a kept baseline run -> its file name
+        self.checks = 0
+        self.row = ""  # the row being measured, e.g. "baseline +20%"
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def baseline(self, run: RunResult) -> RunResult:
+        if self.folder is not None:
+            name = f"base-{len(self.names) + 1}.json"
+            (self.folder / name).write_text(run.model_dump_json())
+            self.names[id(run)] = name
+        return run
+
+    def check(self, run: RunResult, second: RunResult | None, history: list[RunResult]) -> None:
+        if self.folder is None:
+            return
+        self.checks += 1
+        record = {
+            "row": self.row,
+            "run": run.model_dump(mode="json"),
+            "confirmation": second.model_dump(mode="json") if second else None,
+            "history": [self.names[id(r)] for r in history],
+        }
+        (self.folder / f"check-{self.checks}.json").write_text(json.dumps(record))
 
 
 def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
@@ -277,6 +313,9 @@ def main() -> None:
         help="A/B rows: correct the injected work by paired probes (2 A/B runs per row)",
     )
     parser.add_argument("--with-load", action="store_true", help="include the load phase")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="stored mode: write every run to this folder"
+    )
     parser.add_argument("--quick", action="store_true", help="2 checks at 0, +10%%, +40%%")
     parser.add_argument(
         "--time-default", action="store_true", help="only time one default check of the example"
@@ -302,14 +341,16 @@ def main() -> None:
               f"{'on' if c.reference else 'off'} (floor {c.reference_floor}); "
               f"confirmation {'on' if c.confirm else 'off'}; stored history {args.history} runs"
               f"{f', one new every {args.rolling} checks' if args.rolling else ''}")  # fmt: skip
+        keep = Keeper(args.keep)
         history: list[RunResult] = []
         if "baseline" in modes:
             for _ in range(args.history):
-                history.append(measure(config, scratch))
+                history.append(keep.baseline(measure(config, scratch)))
         cells = []
         for mode in modes:
             for effect in effects:
                 cell = Cell(mode, effect)
+                keep.row = f"{mode} +{effect:.0%}"
                 # Sized once per row: the work is iterations, which a slower host state slows
                 # as much as the endpoint's own work, so "+10%" stays 10% as the host drifts.
                 loops = 0
@@ -336,8 +377,8 @@ def main() -> None:
                         if args.rolling and i and i % args.rolling == 0:
                             # As on a real main branch: a new baseline run between checks, the
                             # oldest one dropped, so the history spans the checks' own time.
-                            history = [*history[1:], measure(config, scratch)]
-                        verdict, seconds = run_stored(config, head, history, scratch / "st")
+                            history = [*history[1:], keep.baseline(measure(config, scratch))]
+                        verdict, seconds = run_stored(config, head, history, scratch / "st", keep)
                     failed = score(cell, verdict, endpoint.name, seconds)
                     print(f"  {mode} +{effect:.0%} #{i + 1}: {verdict.verdict} ({seconds:.1f} s)"
                           f"  {failed}", flush=True)  # fmt: skip

@@ -1,0 +1,119 @@
+"""Judge kept stored-baseline checks again, to compare gate rules on the same measurements.
+
+`bench/power.py --keep DIR` writes every baseline run and every stored check it measured (with
+its confirmation run and the baseline runs it was judged against). This script judges each
+check again with this tree's gate and prints, per row of the bench: the fails of the first
+measurement and after the confirmation, how many blamed the slowed endpoint and how many
+blamed another, and the spread of the changes the gate saw on the endpoints that were not
+slowed (root mean square per metric, and the median half-width of their intervals). Measuring
+a row takes 10-20 minutes; judging it again takes seconds, so rules are compared on the same
+runs rather than on two noisy rows.
+
+`--tails-by-median` judges with the earlier rule (every profile figure divided by the
+reference's median; now p95s are divided by the reference's p95), for comparison.
+
+    python bench/power.py --checks 40 --effects 0 --modes baseline --rolling 2 --keep /tmp/aa
+    python bench/replay.py /tmp/aa
+    python bench/replay.py /tmp/aa --tails-by-median
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from bench.power import bench_config  # noqa: E402
+from perfgate import gate  # noqa: E402
+from perfgate.results import BaselineFile, RunResult  # noqa: E402
+
+
+def tails_by_median(run: RunResult, history: Sequence[RunResult]) -> gate.HostSpeed | None:
+    """The earlier rule: the reference's median divides the tails too."""
+    host = HOST_SPEED(run, history)
+    return host and gate.HostSpeed(host.now, host.runs, host.now, host.runs)
+
+
+HOST_SPEED = gate.host_speed
+
+
+class Row:
+    def __init__(self) -> None:
+        self.checks = self.fails = self.first_fails = self.caught = self.misblamed = 0
+        self.changes: dict[str, list[float]] = {"median": [], "p95": []}
+        self.half_widths: dict[str, list[float]] = {"median": [], "p95": []}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="what bench/power.py --keep wrote")
+    parser.add_argument("--endpoint", default="products", help="the endpoint the row slowed")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="as the bench ran it")
+    parser.add_argument("--tails-by-median", action="store_true", help="the earlier rule")
+    args = parser.parse_args()
+    if args.tails_by_median:
+        gate.host_speed = tails_by_median
+    config = bench_config(
+        argparse.Namespace(
+            endpoint=args.endpoint, tolerance=args.tolerance, samples=None, trials=None,
+            with_load=False, ab_floor=None, reference_floor=None, ab_instances=None,
+            no_confirm=False,
+        )
+    )  # fmt: skip
+    runs: dict[str, RunResult] = {}
+
+    def baseline_run(name: str) -> RunResult:
+        if name not in runs:
+            runs[name] = RunResult.model_validate_json((args.folder / name).read_text())
+        return runs[name]
+
+    checks = sorted(args.folder.glob("check-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    if not checks:
+        sys.exit(f"replay.py: no check-N.json in {args.folder} (write them with power.py --keep)")
+    rows: dict[str, Row] = {}
+    for path in checks:
+        kept = json.loads(path.read_text())
+        run = RunResult.model_validate(kept["run"])
+        second = kept["confirmation"] and RunResult.model_validate(kept["confirmation"])
+        baseline = BaselineFile(runs=[baseline_run(name) for name in kept["history"]])
+        first = gate.judge(config, run, baseline)
+        final = gate.judge(config, run, baseline, confirmation=second) if second else first
+        row = rows.setdefault(kept["row"], Row())
+        blamed = {c.endpoint for c in final.checks if c.kind == "relative" and c.status == "fail"}
+        row.checks += 1
+        row.fails += bool(blamed)
+        row.first_fails += any(c.kind == "relative" and c.status == "fail" for c in first.checks)
+        row.caught += args.endpoint in blamed
+        row.misblamed += bool(blamed - {args.endpoint})
+        for c in first.checks:
+            innocent = c.kind == "relative" and c.phase == "profile" and c.endpoint != args.endpoint
+            if innocent and c.change is not None and c.ci_low is not None and c.ci_high is not None:
+                row.changes[c.metric].append(c.change)
+                row.half_widths[c.metric].append((c.ci_high - c.ci_low) / 2)
+    rule = "tails by the reference's median" if args.tails_by_median else "this tree's gate"
+    print(f"{len(checks)} checks from {args.folder}, judged with {rule}")
+    for name, row in rows.items():
+        print(
+            f"{name}: {row.checks} checks, {row.fails} fail ({row.first_fails} before the "
+            f"confirmation), {row.caught} blamed {args.endpoint}, {row.misblamed} misblamed"
+        )
+        for metric, changes in row.changes.items():
+            if changes:
+                rms = math.sqrt(statistics.fmean(c * c for c in changes))
+                width = statistics.median(row.half_widths[metric])
+                print(
+                    f"  other endpoints' {metric} changes: root mean square {rms:.2%}, largest "
+                    f"{max(changes):+.1%}, median interval half-width {width:.1%}"
+                )
+
+
+if __name__ == "__main__":
+    main()
