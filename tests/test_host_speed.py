@@ -22,19 +22,24 @@ def trials(value: float, rng: random.Random, n: int = 10, noise: float = 0.02) -
     return [value * rng.lognormvariate(0, noise) for _ in range(n)]
 
 
-def measured(host: float, rng: random.Random, slower_b: float = 1.0) -> RunResult:
-    """A run on a host `host` times slower than usual; endpoint b's code `slower_b` slower."""
+def measured(
+    host: float, rng: random.Random, slower_b: float = 1.0, tail: float = 1.0, tail_b: float = 1.0
+) -> RunResult:
+    """A run on a host `host` times slower than usual whose slow moments lengthen every tail
+    `tail` times; endpoint b's code `slower_b` slower, and its tail alone `tail_b` longer."""
 
-    def endpoint(name: str, ms: float) -> EndpointProfile:
+    def endpoint(name: str, ms: float, own_tail: float = 1.0) -> EndpointProfile:
         medians = trials(ms * host, rng)
+        p95s = [m * 1.5 * tail * own_tail for m in medians]
         return profile(name, ms * host).model_copy(
-            update={"trial_medians_ms": medians, "trial_p95_ms": [m * 1.5 for m in medians]}
+            update={"trial_medians_ms": medians, "trial_p95_ms": p95s}
         )
 
+    medians = trials(0.8 * host, rng, noise=0.01)
     reference = profile("(reference)", 0.8 * host).model_copy(
-        update={"trial_medians_ms": trials(0.8 * host, rng, noise=0.01)}
+        update={"trial_medians_ms": medians, "trial_p95_ms": [m * 1.2 * tail for m in medians]}
     )
-    measured = run([endpoint("a", 2.0), endpoint("b", 3.0 * slower_b)])
+    measured = run([endpoint("a", 2.0), endpoint("b", 3.0 * slower_b, tail_b)])
     return measured.model_copy(update={"reference": reference})
 
 
@@ -61,6 +66,25 @@ def test_a_real_regression_is_found_on_a_slower_host_and_blamed_on_its_endpoint(
     verdict = judge(config(), measured(1.4, rng, slower_b=1.3), history(rng))
     failed = {(c.endpoint, c.metric) for c in verdict.checks if c.status == "fail"}
     assert failed == {("b", "median"), ("b", "p95")}
+
+
+def test_a_spell_that_lengthens_every_tail_is_divided_out_of_the_p95_checks() -> None:
+    # The host's slow moments stretch the reference's tail as much as the endpoints' tails,
+    # while its median stays put: dividing p95 by the reference's median would read +30%.
+    rng = random.Random(5)
+    verdict = judge(config(), measured(1.0, rng, tail=1.3), history(rng))
+    p95 = [c for c in verdict.checks if c.kind == "relative" and c.metric == "p95"]
+    assert len(p95) == 2 and not any(c.status == "fail" for c in p95)
+    assert all(c.change is not None and abs(c.change) < 0.05 for c in p95)
+    # What the report shows is still the milliseconds measured: the tails did get longer.
+    assert all(c.current and c.baseline and c.current > c.baseline * 1.1 for c in p95)
+
+
+def test_a_longer_tail_of_one_endpoint_alone_is_its_regression() -> None:
+    rng = random.Random(6)
+    verdict = judge(config(), measured(1.1, rng, tail_b=1.3), history(rng))
+    failed = {(c.endpoint, c.metric) for c in verdict.checks if c.status == "fail"}
+    assert failed == {("b", "p95")}
 
 
 def test_several_endpoints_slower_at_once_get_a_note_that_says_how_to_confirm() -> None:

@@ -302,20 +302,19 @@ def _profile_changes(
         return []
     matches = [next((p for p in r.endpoints if p.name == profile.name), None) for r in history]
     tol, name = budget.regression, profile.name
-    # Each baseline run's host factor: its reference latency, or 1 when not divided.
-    factors = host.runs if host else [1.0] * len(history)
     pending = []
     for metric in ("median", "p95"):
         now = _trial_figures(profile, metric)
-        found = [(_trial_figures(m, metric), f) for m, f in zip(matches, factors, strict=True) if m]
+        found = [(_trial_figures(m, metric), i) for i, m in enumerate(matches) if m]
         runs = [figures for figures, _ in found]
         if host is None:
             pending += relative(config, name, "profile", metric, tol, now, runs, True, paired)
             continue
-        # Divided by the reference workload of the same run, so the host's speed cancels; the
-        # report still shows milliseconds.
-        scaled_now = [v / host.now for v in now]
-        scaled = [[v / factor for v in figures] for figures, factor in found]
+        # Divided by the reference workload's same figure in the same run, so the host's speed
+        # cancels; the report still shows milliseconds.
+        factor_now, factors = host.factors(metric)
+        scaled_now = [v / factor_now for v in now]
+        scaled = [[v / factors[i] for v in figures] for figures, i in found]
         floor = config.compare.reference_floor
         shown = {"current": _mean(now), "baseline": _mean([_mean(r) for r in runs if r])}
         for p in relative(
@@ -336,11 +335,21 @@ def _mean(values: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class HostSpeed:
-    """The reference workload's latency (geometric mean of its trial medians, ms) in this run
-    and in each baseline run: how fast the host was, apart from any change of the code."""
+    """The reference workload's latency in this run and in each baseline run (geometric means
+    of its trial medians and of its trial p95s, ms): how fast the host was, apart from any
+    change of the code."""
 
     now: float
     runs: list[float]
+    # The tails apart: a slow spell of the host lengthens the tail of every workload more than
+    # its median, so an endpoint's p95 is divided by the reference's p95 (README, "Against a
+    # stored baseline"; the A/A spread of p95 changes fell by a quarter).
+    tail_now: float
+    tail_runs: list[float]
+
+    def factors(self, metric: str) -> tuple[float, list[float]]:
+        """This run's and each baseline run's divisor for an endpoint's trial `metric`."""
+        return (self.tail_now, self.tail_runs) if metric == "p95" else (self.now, self.runs)
 
     def note(self) -> str:
         ratio = self.now / geometric_mean(self.runs)
@@ -361,14 +370,14 @@ def host_speed(run: RunResult, history: Sequence[RunResult]) -> HostSpeed | None
     """Present when this run and every baseline run sampled the reference workload the same
     way (inside the app's workers, or as an app of its own: its path tells which)."""
     kind = run.reference.path if run.reference else None
-    figures = [
-        r.reference.trial_medians_ms if r.reference and r.reference.path == kind else []
-        for r in (run, *history)
+    references = [
+        r.reference if r.reference and r.reference.path == kind else None for r in (run, *history)
     ]
-    if not history or not all(figures):
+    if not history or not all(r and r.trial_medians_ms and r.trial_p95_ms for r in references):
         return None
-    means = [geometric_mean(f) for f in figures]
-    return HostSpeed(means[0], means[1:])
+    medians = [geometric_mean(r.trial_medians_ms) for r in references if r]
+    tails = [geometric_mean(r.trial_p95_ms) for r in references if r]
+    return HostSpeed(medians[0], medians[1:], tails[0], tails[1:])
 
 
 def _load_changes(
