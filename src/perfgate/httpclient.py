@@ -20,8 +20,10 @@ the request. Client-side failures are kept apart from server answers by `ErrorKi
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
+import math
 import os
 import signal
 import socket
@@ -49,6 +51,13 @@ _LINGER_OFF = struct.pack("ii", 1, 0)
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 # A request up to this size goes out as one TCP segment (the usual Ethernet MSS is 1448).
 ONE_SEGMENT = 1400
+# The C socket type under socket.socket: the Python subclass adds an __init__ and a close() in
+# Python (file-object bookkeeping this client never uses), about a microsecond per connection.
+# Against a server that waits for the client to close (gunicorn's sync workers do), each
+# microsecond the client spends per request holds a worker longer: measured here, 6 us less
+# client time per request gave the server 2.3% more throughput (README, "Measured against wrk").
+RawSocket = _socket.socket
+_NEVER = math.inf
 
 
 class ErrorKind(StrEnum):
@@ -212,26 +221,29 @@ class ResponseParser:
 
     def _parse_head(self, head: bytes) -> bool:
         """Read the status line and framing headers; True when the answer has no body."""
-        if head[:7] != b"HTTP/1." or head[8:9] != b" " or not head[9:12].isdigit():
+        code = head[9:12]
+        if not head.startswith(b"HTTP/1.") or head[8:9] != b" " or not code.isdigit():
             raise ProtocolError(f"bad status line {head[:40]!r}")
-        status = int(head[9:12])
+        status = int(code)
         if 100 <= status < 200 and status != 101:
             return False  # an interim answer: the real one follows
         lower = head.lower()
-        keep_alive = head[7:8] == b"1"
+        keep_alive = head[7] == 49  # HTTP/1.1 keeps alive unless told otherwise; 1.0 does not
         value = _header(lower, b"\r\nconnection:")
         if value is not None:
             keep_alive = b"close" not in value and (keep_alive or b"keep-alive" in value)
-        chunked = b"chunked" in (_header(lower, b"\r\ntransfer-encoding:") or b"")
-        length = _header(lower, b"\r\ncontent-length:")
         self.status = status
         self.keep_alive = keep_alive
         self.nbytes = 0
         if self.head_only or status in (204, 304):
             return True
-        if chunked:
+        if b"\r\ntransfer-encoding:" in lower and b"chunked" in (
+            _header(lower, b"\r\ntransfer-encoding:") or b""
+        ):
             self.state = _CHUNK_SIZE
-        elif length is not None:
+            return False
+        length = _header(lower, b"\r\ncontent-length:")
+        if length is not None:
             length = length.strip()
             if not length.isdigit():
                 raise ProtocolError(f"bad Content-Length {length[:20]!r}")
@@ -295,12 +307,12 @@ class Connection:
         self, target: Target, watchdog: Watchdog | None = None, loop: Loop | None = None
     ) -> None:
         self.target = target
-        self.deadline = float("inf")
+        self.deadline = _NEVER
         self.nbytes = 0
         self._family = socket.AF_INET6 if ":" in (target.address or target.host) else socket.AF_INET
         self._address = (target.address or target.host, target.port)
         self._loop = loop  # asyncio's running loop when not given
-        self._sock: socket.socket | None = None
+        self._sock: RawSocket | None = None
         self._fd = -1
         self._parser = ResponseParser()
         self._pending: bytes = b""  # what is left to write of the request
@@ -347,7 +359,7 @@ class Connection:
 
     def _open(self) -> bool:
         try:
-            sock = socket.socket(self._family, socket.SOCK_STREAM | _NONBLOCK)
+            sock = RawSocket(self._family, socket.SOCK_STREAM | _NONBLOCK)
         except OSError as exc:
             self._finish(0, connect_error_kind(exc))
             return False
@@ -521,7 +533,7 @@ class Connection:
         self._drop()
 
     def _stop_timer(self) -> None:
-        self.deadline = float("inf")
+        self.deadline = _NEVER
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -250,7 +250,7 @@ class _ClosedWorker:
         level, i, sent = self.level, self.i, self.sent
         level.record(i, status, kind, sent, time.perf_counter(), sent >= level.measure_from)
         self.i = i + 1 if i + 1 < len(level.raws) else 0
-        if kind in _CONNECT_KINDS:
+        if kind is not None and kind in _CONNECT_KINDS:
             self.loop.call_later(CONNECT_BACKOFF_S, self.next)
         else:
             self.next()
