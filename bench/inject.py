@@ -4,6 +4,11 @@ bench/power.py runs this instead of the bare app, on both sides, so that the onl
 between base and head is the injected work. The app itself is not edited. Environment:
   PERFGATE_INJECT_PATH   the request path, query string included, to slow (exact match)
   PERFGATE_INJECT_LOOPS  iterations of `busy_work` added to each such request (0 = none)
+It also answers HEAVY_REFERENCE_PATH with `app_like_work`, a fixed workload shaped like an
+ORM-backed handler (objects built, a list of dicts serialized), which `power.py
+--probe-heavy-reference` samples as one more endpoint, to measure whether a reference of that
+shape follows the example's heavier endpoints better than perfgate's own (`replay.py
+--tracking`).
 Work, not a sleep and not a timed busy-wait: a real regression is more work, which costs CPU
 (competing with the other app and the client as a slower handler would) and takes longer
 when the host is in a slow state, in proportion to the endpoint's own work. A wait sized in
@@ -12,6 +17,7 @@ milliseconds would be +10% in one host state and +5% in the next.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +38,25 @@ def busy_work(loops: int) -> int:
 
 SPEED_PATH = "/__perfgate_inject_speed"
 SPEED_LOOPS = 100_000
+HEAVY_REFERENCE_PATH = "/__perfgate_inject_heavy_reference"
+
+
+class _Row:
+    __slots__ = ("id", "name", "price", "tags", "stock")
+
+    def __init__(self, i: int) -> None:
+        self.id = i
+        self.name = f"dish-{i}"
+        self.price = i * 1.25
+        self.tags = ["spicy", "veg", str(i % 7)]
+        self.stock = {"store": i % 3, "qty": i * 2}
+
+
+def app_like_work() -> bytes:
+    """About half a millisecond of object building and JSON: 250 rows, 28 KB."""
+    rows = [_Row(i) for i in range(250)]
+    fields = _Row.__slots__
+    return json.dumps([{f: getattr(r, f) for f in fields} for r in rows]).encode()
 
 
 def slowed(app: WSGIApp, path: str, loops: int) -> WSGIApp:
@@ -45,6 +70,10 @@ def slowed(app: WSGIApp, path: str, loops: int) -> WSGIApp:
             start = time.perf_counter()
             busy_work(SPEED_LOOPS)
             body = f"{(time.perf_counter() - start) * 1000:.4f}".encode()
+            start_response("200 OK", [("Content-Length", str(len(body)))])
+            return [body]
+        if full == HEAVY_REFERENCE_PATH:
+            body = app_like_work()
             start_response("200 OK", [("Content-Length", str(len(body)))])
             return [body]
         if loops > 0 and full == path:

@@ -34,9 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.inject import SPEED_LOOPS, SPEED_PATH  # noqa: E402
+from bench.inject import HEAVY_REFERENCE_PATH, SPEED_LOOPS, SPEED_PATH  # noqa: E402
 from perfgate.abtest import measure_pair  # noqa: E402
-from perfgate.config import AppConfig, Budget, Budgets, Config, load_config  # noqa: E402
+from perfgate.config import AppConfig, Budget, Budgets, Config, Endpoint, load_config  # noqa: E402
 from perfgate.confirm import confirm  # noqa: E402
 from perfgate.gate import Verdict, judge  # noqa: E402
 from perfgate.measure import measure  # noqa: E402
@@ -44,6 +44,8 @@ from perfgate.results import BaselineFile, EndpointProfile, RunResult  # noqa: E
 from perfgate.server import running_app  # noqa: E402
 
 TARGET = "bench.inject:create_app()"
+# With --probe-heavy-reference, the app-like fixed workload sampled as one more endpoint.
+HEAVY_PROBE = "(heavy reference)"
 
 
 @dataclass
@@ -90,7 +92,14 @@ def bench_config(args: argparse.Namespace) -> Config:
         "confirm": False if args.no_confirm else None,
     }
     compare = config.compare.model_copy(update={k: v for k, v in chosen.items() if v is not None})
-    parts = {"app": app, "budgets": budgets, "profile": profile, "load": load, "compare": compare}
+    endpoints = config.endpoints
+    if args.probe_heavy_reference:
+        probe = Endpoint(name=HEAVY_PROBE, path=HEAVY_REFERENCE_PATH)
+        endpoints = [*endpoints, probe]
+    parts = {
+        "app": app, "budgets": budgets, "profile": profile, "load": load, "compare": compare,
+        "endpoints": endpoints,
+    }  # fmt: skip
     return config.model_copy(update=parts)
 
 
@@ -313,6 +322,11 @@ def main() -> None:
         help="A/B rows: correct the injected work by paired probes (2 A/B runs per row)",
     )
     parser.add_argument("--with-load", action="store_true", help="include the load phase")
+    parser.add_argument(
+        "--probe-heavy-reference",
+        action="store_true",
+        help="also sample an app-like fixed workload as an endpoint (for replay.py --tracking)",
+    )
     parser.add_argument(
         "--keep", type=Path, default=None, help="stored mode: write every run to this folder"
     )

@@ -12,6 +12,13 @@ runs rather than on two noisy rows.
 `--tails-by-median` judges with the earlier rule (every profile figure divided by the
 reference's median; now p95s are divided by the reference's p95), for comparison.
 
+`--tracking` asks which fixed workload follows each endpoint best: per check, each series'
+change of its median against the history (log of this run's geometric mean of trial medians
+over that of the baseline runs), and per endpoint the spread over the checks of its change
+less the change of the reference, of the app-like workload of `power.py
+--probe-heavy-reference` if it was sampled, and of their mean. The smaller, the better that
+divisor cancels the host.
+
     python bench/power.py --checks 40 --effects 0 --modes baseline --rolling 2 --keep /tmp/aa
     python bench/replay.py /tmp/aa
     python bench/replay.py /tmp/aa --tails-by-median
@@ -24,6 +31,7 @@ import json
 import math
 import statistics
 import sys
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,8 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.power import bench_config  # noqa: E402
+from bench.power import HEAVY_PROBE, bench_config  # noqa: E402
 from perfgate import gate  # noqa: E402
+from perfgate.profile import REFERENCE_NAME  # noqa: E402
 from perfgate.results import BaselineFile, RunResult  # noqa: E402
 
 
@@ -58,6 +67,7 @@ def main() -> None:
     parser.add_argument("--endpoint", default="products", help="the endpoint the row slowed")
     parser.add_argument("--tolerance", type=float, default=0.05, help="as the bench ran it")
     parser.add_argument("--tails-by-median", action="store_true", help="the earlier rule")
+    parser.add_argument("--tracking", action="store_true", help="which workload follows whom")
     args = parser.parse_args()
     if args.tails_by_median:
         gate.host_speed = tails_by_median
@@ -65,7 +75,7 @@ def main() -> None:
         argparse.Namespace(
             endpoint=args.endpoint, tolerance=args.tolerance, samples=None, trials=None,
             with_load=False, ab_floor=None, reference_floor=None, ab_instances=None,
-            no_confirm=False,
+            no_confirm=False, probe_heavy_reference=False,
         )
     )  # fmt: skip
     runs: dict[str, RunResult] = {}
@@ -79,11 +89,15 @@ def main() -> None:
     if not checks:
         sys.exit(f"replay.py: no check-N.json in {args.folder} (write them with power.py --keep)")
     rows: dict[str, Row] = {}
+    moves: dict[str, list[float]] = defaultdict(list)
     for path in checks:
         kept = json.loads(path.read_text())
         run = RunResult.model_validate(kept["run"])
         second = kept["confirmation"] and RunResult.model_validate(kept["confirmation"])
         baseline = BaselineFile(runs=[baseline_run(name) for name in kept["history"]])
+        if args.tracking:
+            for name, change in median_moves(run, baseline.runs).items():
+                moves[name].append(change)
         first = gate.judge(config, run, baseline)
         final = gate.judge(config, run, baseline, confirmation=second) if second else first
         row = rows.setdefault(kept["row"], Row())
@@ -98,6 +112,9 @@ def main() -> None:
             if innocent and c.change is not None and c.ci_low is not None and c.ci_high is not None:
                 row.changes[c.metric].append(c.change)
                 row.half_widths[c.metric].append((c.ci_high - c.ci_low) / 2)
+    if args.tracking:
+        print_tracking(moves)
+        return
     rule = "tails by the reference's median" if args.tails_by_median else "this tree's gate"
     print(f"{len(checks)} checks from {args.folder}, judged with {rule}")
     for name, row in rows.items():
@@ -113,6 +130,38 @@ def main() -> None:
                     f"  other endpoints' {metric} changes: root mean square {rms:.2%}, largest "
                     f"{max(changes):+.1%}, median interval half-width {width:.1%}"
                 )
+
+
+def median_moves(run: RunResult, history: Sequence[RunResult]) -> dict[str, float]:
+    """Each series' log change of its median level against the history (reference included)."""
+
+    def levels(r: RunResult) -> dict[str, float]:
+        profiles = [*r.endpoints, *([r.reference] if r.reference else [])]
+        return {p.name: statistics.geometric_mean(p.trial_medians_ms) for p in profiles}
+
+    now, before = levels(run), [levels(r) for r in history]
+    return {
+        name: math.log(value / statistics.geometric_mean([b[name] for b in before]))
+        for name, value in now.items()
+        if all(name in b for b in before)
+    }
+
+
+def print_tracking(moves: dict[str, list[float]]) -> None:
+    reference = moves.pop(REFERENCE_NAME, [])
+    heavy = moves.pop(HEAVY_PROBE, [])
+    divisors = {"reference": reference}
+    if heavy:
+        divisors["app-like"] = heavy
+        divisors["mean of both"] = [(a + b) / 2 for a, b in zip(reference, heavy, strict=True)]
+    print(f"spread (sd) over {len(reference)} checks of each endpoint's median change, divided by:")
+    print(f"{'endpoint':<24}{'undivided':>10}" + "".join(f"{d:>14}" for d in divisors))
+    for name, changes in moves.items():
+        cells = [statistics.stdev(changes)] + [
+            statistics.stdev([c - d for c, d in zip(changes, div, strict=True)])
+            for div in divisors.values()
+        ]
+        print(f"{name:<24}" + f"{cells[0]:>10.1%}" + "".join(f"{c:>14.1%}" for c in cells[1:]))
 
 
 if __name__ == "__main__":
