@@ -288,7 +288,8 @@ def time_default(scratch: Path) -> None:
           f"(target <= 90 s), stored-baseline {stored:.1f} s.")  # fmt: skip
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The bench's options (bench/replay.py builds the same config from their defaults)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", type=int, default=40, help="checks per mode and effect")
     parser.add_argument("--effects", default="0,5,10,20,40", help="injected %%, 0 = A/A")
@@ -334,7 +335,11 @@ def main() -> None:
     parser.add_argument(
         "--time-default", action="store_true", help="only time one default check of the example"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     if args.quick:
         args.checks, args.effects, args.history = 2, "0,10,40", 3
     effects = [float(e) / 100 for e in args.effects.split(",")]

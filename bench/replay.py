@@ -39,19 +39,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.power import HEAVY_PROBE, bench_config  # noqa: E402
+from bench.power import HEAVY_PROBE, arguments, bench_config  # noqa: E402
 from perfgate import gate  # noqa: E402
 from perfgate.profile import REFERENCE_NAME  # noqa: E402
 from perfgate.results import BaselineFile, RunResult  # noqa: E402
+
+HOST_SPEED = gate.host_speed
 
 
 def tails_by_median(run: RunResult, history: Sequence[RunResult]) -> gate.HostSpeed | None:
     """The earlier rule: the reference's median divides the tails too."""
     host = HOST_SPEED(run, history)
     return host and gate.HostSpeed(host.now, host.runs, host.now, host.runs)
-
-
-HOST_SPEED = gate.host_speed
 
 
 class Row:
@@ -71,13 +70,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.tails_by_median:
         gate.host_speed = tails_by_median
-    config = bench_config(
-        argparse.Namespace(
-            endpoint=args.endpoint, tolerance=args.tolerance, samples=None, trials=None,
-            with_load=False, ab_floor=None, reference_floor=None, ab_instances=None,
-            no_confirm=False, probe_heavy_reference=False,
-        )
-    )  # fmt: skip
+    # The config the bench ran with: its defaults, with this row's endpoint and tolerance.
+    bench = ["--endpoint", args.endpoint, "--tolerance", str(args.tolerance)]
+    config = bench_config(arguments().parse_args(bench))
     runs: dict[str, RunResult] = {}
 
     def baseline_run(name: str) -> RunResult:

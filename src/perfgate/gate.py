@@ -343,7 +343,7 @@ class HostSpeed:
     runs: list[float]
     # The tails apart: a slow spell of the host lengthens the tail of every workload more than
     # its median, so an endpoint's p95 is divided by the reference's p95 (README, "Against a
-    # stored baseline"; the A/A spread of p95 changes fell by a quarter).
+    # stored baseline": the spread of p95 changes narrowed in all four bench rows replayed).
     tail_now: float
     tail_runs: list[float]
 

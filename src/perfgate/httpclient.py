@@ -237,9 +237,7 @@ class ResponseParser:
         self.nbytes = 0
         if self.head_only or status in (204, 304):
             return True
-        if b"\r\ntransfer-encoding:" in lower and b"chunked" in (
-            _header(lower, b"\r\ntransfer-encoding:") or b""
-        ):
+        if b"chunked" in (_header(lower, b"\r\ntransfer-encoding:") or b""):
             self.state = _CHUNK_SIZE
             return False
         length = _header(lower, b"\r\ncontent-length:")
