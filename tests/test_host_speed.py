@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from perfgate.config import Config
 from perfgate.gate import judge
+from perfgate.reference import IN_APP_PATH, OWN_APP_PATH
 from perfgate.results import BaselineFile, EndpointProfile, RunResult
 from tests.runs import profile, run
 
@@ -36,7 +39,7 @@ def measured(
         )
 
     medians = trials(0.8 * host, rng, noise=0.01)
-    reference = profile("(reference)", 0.8 * host).model_copy(
+    reference = profile("(reference)", 0.8 * host, path=IN_APP_PATH).model_copy(
         update={"trial_medians_ms": medians, "trial_p95_ms": [m * 1.2 * tail for m in medians]}
     )
     measured = run([endpoint("a", 2.0), endpoint("b", 3.0 * slower_b, tail_b)])
@@ -125,18 +128,36 @@ def test_without_the_reference_the_same_host_change_is_only_inconclusive() -> No
     assert {c.status for c in relative} == {"inconclusive"}
 
 
-def test_a_reference_measured_another_way_is_not_divided_by_and_the_report_says_so() -> None:
-    # The baseline sampled the reference as an app of its own, this run inside the app's
-    # workers: the two latencies are not the same workload's, so dividing would mislead.
+@pytest.mark.parametrize(
+    ("baseline_path", "why"),
+    [
+        # The baseline sampled the reference as an app of its own, this run inside the app's
+        # workers: the two latencies are not the same workload's.
+        (OWN_APP_PATH, "measured another way"),
+        # perfgate's first reference (arithmetic only, at a path without a version): another
+        # workload, which moves with the host by another amount.
+        ("/__perfgate/reference", "an earlier version of the work"),
+    ],
+)
+def test_a_baseline_reference_unlike_this_runs_is_not_divided_by_and_the_report_says_so(
+    baseline_path: str, why: str
+) -> None:
     rng = random.Random(1)
     current = measured(1.6, rng)
-    assert current.reference is not None
-    moved = current.reference.model_copy(update={"path": "/__perfgate/reference"})
-    verdict = judge(config(), current.model_copy(update={"reference": moved}), history(rng))
-    assert not any(n.startswith("Host speed") for n in verdict.notes)
+    baseline = history(rng)
+    older = [r.model_copy(update={"reference": at_path(r, baseline_path)}) for r in baseline.runs]
+    verdict = judge(config(), current, BaselineFile(runs=older))
+    assert not any(n.startswith("Host speed") for n in verdict.notes), why
     assert any("compared undivided" in n for n in verdict.notes)
     relative = [c for c in verdict.checks if c.kind == "relative"]
     assert all(c.change is not None and c.change > 0.3 for c in relative)
+    # The same runs with the reference at this run's path are divided by it.
+    assert any(n.startswith("Host speed") for n in judge(config(), current, baseline).notes)
+
+
+def at_path(run: RunResult, path: str) -> EndpointProfile:
+    assert run.reference is not None
+    return run.reference.model_copy(update={"path": path})
 
 
 def test_a_change_so_clear_that_its_p_value_is_zero_still_fails() -> None:

@@ -9,6 +9,7 @@ from perfgate.abtest import measure_pair
 from perfgate.config import AppConfig, Config, load_config
 from perfgate.instrument import REFERENCE_PATH
 from perfgate.measure import measure
+from perfgate.reference import OWN_APP_PATH
 from perfgate.results import EndpointProfile, RunResult
 from perfgate.server import nth_instance
 
@@ -67,7 +68,7 @@ def test_an_unwrapped_app_gets_a_reference_app_beside_each_instance(
     )
     run = measure(config, tmp_path / "out")
 
-    assert run.reference is not None and run.reference.path == "/reference"
+    assert run.reference is not None and run.reference.path == OWN_APP_PATH
     assert len(run.reference.trial_medians_ms) == 4 and run.reference.error_rate == 0
     for folder in ("reference", "reference-2"):
         assert "Listening at" in (tmp_path / "out" / folder / "app.log").read_text()

@@ -33,7 +33,7 @@ from perfgate import reference
 TARGET_ENV = "PERFGATE_TARGET"
 DIR_ENV = "PERFGATE_QUERY_DIR"
 TARGET = "perfgate.instrument:wrapped()"
-REFERENCE_PATH = "/__perfgate/reference"
+REFERENCE_PATH = reference.IN_APP_PATH
 REQUEST_HEADER = "X-Perfgate-Request-Id"
 _ENVIRON_KEY = "HTTP_X_PERFGATE_REQUEST_ID"
 _VALID_ID = re.compile(r"[0-9a-f]{16,64}")  # becomes a file name: nothing else is accepted

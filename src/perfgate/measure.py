@@ -17,7 +17,7 @@ from perfgate.instrument import REFERENCE_PATH
 from perfgate.load import run_level
 from perfgate.profile import profile_endpoints
 from perfgate.queries import apply, probe_endpoints
-from perfgate.reference import REFERENCE_APP
+from perfgate.reference import OWN_APP_PATH, REFERENCE_APP
 from perfgate.results import (
     EndpointProfile,
     Environment,
@@ -137,7 +137,7 @@ def _start_instances(
             nth_instance(REFERENCE_APP, j), out_dir, out_dir / f"reference{suffix}"
         )
         references.append(stack.enter_context(reference_app))
-        reference_urls.append(references[-1].base_url + "/reference")
+        reference_urls.append(references[-1].base_url + OWN_APP_PATH)
     # Unwound first: every process is told to stop at once, then each is waited for.
     stack.callback(begin_stopping, apps + references)
     return apps, reference_urls
