@@ -7,9 +7,9 @@ import random
 import pytest
 
 from perfgate.config import Config
-from perfgate.gate import judge
+from perfgate.gate import elasticity, judge
 from perfgate.reference import IN_APP_PATH, OWN_APP_PATH
-from perfgate.results import BaselineFile, EndpointProfile, RunResult
+from perfgate.results import BaselineFile, Check, EndpointProfile, RunResult
 from tests.runs import profile, run
 
 
@@ -26,13 +26,21 @@ def trials(value: float, rng: random.Random, n: int = 10, noise: float = 0.02) -
 
 
 def measured(
-    host: float, rng: random.Random, slower_b: float = 1.0, tail: float = 1.0, tail_b: float = 1.0
+    host: float,
+    rng: random.Random,
+    slower_b: float = 1.0,
+    tail: float = 1.0,
+    tail_b: float = 1.0,
+    elastic_b: float = 1.0,
 ) -> RunResult:
     """A run on a host `host` times slower than usual whose slow moments lengthen every tail
-    `tail` times; endpoint b's code `slower_b` slower, and its tail alone `tail_b` longer."""
+    `tail` times; endpoint b's code `slower_b` slower, and its tail alone `tail_b` longer. Endpoint
+    b slows down `elastic_b` percent per percent the host (and the reference) does."""
 
-    def endpoint(name: str, ms: float, own_tail: float = 1.0) -> EndpointProfile:
-        medians = trials(ms * host, rng)
+    def endpoint(
+        name: str, ms: float, own_tail: float = 1.0, elastic: float = 1.0
+    ) -> EndpointProfile:
+        medians = trials(ms * host**elastic, rng)
         p95s = [m * 1.5 * tail * own_tail for m in medians]
         return profile(name, ms * host).model_copy(
             update={"trial_medians_ms": medians, "trial_p95_ms": p95s}
@@ -42,7 +50,7 @@ def measured(
     reference = profile("(reference)", 0.8 * host, path=IN_APP_PATH).model_copy(
         update={"trial_medians_ms": medians, "trial_p95_ms": [m * 1.2 * tail for m in medians]}
     )
-    measured = run([endpoint("a", 2.0), endpoint("b", 3.0 * slower_b, tail_b)])
+    measured = run([endpoint("a", 2.0), endpoint("b", 3.0 * slower_b, tail_b, elastic_b)])
     return measured.model_copy(update={"reference": reference})
 
 
@@ -108,6 +116,59 @@ def test_several_endpoints_slower_at_once_get_a_note_that_says_how_to_confirm() 
     assert failed == {"a", "b"}
     note = next(n for n in verdict.notes if "endpoints got slower at once" in n)
     assert note.startswith("2 endpoints") and "check --against" in note
+
+
+def b_medians(verdict_checks: list[Check]) -> Check:
+    return next(c for c in verdict_checks if c.endpoint == "b" and c.metric == "median")
+
+
+# Endpoint b slows down 1.5 times as much as the host (as the example's heavy endpoints did in
+# the bench); the baseline runs were recorded on a host of steady speed, so they cannot show it.
+STEADY = (1.0,) * 10
+
+
+def test_a_slow_host_does_not_fail_an_endpoint_following_it_more_than_the_reference() -> None:
+    rng = random.Random(4)
+    history = BaselineFile(runs=[measured(h, rng, elastic_b=1.5) for h in STEADY])
+    current = measured(1.3, rng, elastic_b=1.5)
+    b = b_medians(judge(config(), current, history).checks)
+    # Divided by the reference alone, b reads about +14%: the history cannot say how b follows
+    # the host, so the interval is widened by that doubt instead of failing unchanged code.
+    assert b.change is not None and b.change > 0.1
+    assert b.status == "inconclusive"
+    # The same gate without the doubt about b's elasticity would have failed it.
+    assert b.ci_low is not None and b.ci_low < 0.05
+
+
+def test_on_a_much_slower_host_a_real_regression_still_fails() -> None:
+    rng = random.Random(4)
+    history = BaselineFile(runs=[measured(h, rng, elastic_b=1.5) for h in STEADY])
+    current = measured(1.3, rng, slower_b=1.4, elastic_b=1.5)
+    assert b_medians(judge(config(), current, history).checks).status == "fail"
+
+
+def test_an_elasticity_the_history_shows_is_learned() -> None:
+    # Baseline runs on a host that changed speed by up to 30% show how b follows it: on a slow
+    # host an unchanged b reads near 0% and passes, and +20% of b's own work fails.
+    rng = random.Random(5)
+    hosts = (1.0, 1.3, 0.9, 1.1, 1.2, 0.95, 1.25, 1.05, 0.92, 1.15)
+    history = BaselineFile(runs=[measured(h, rng, elastic_b=1.5) for h in hosts])
+    unchanged = b_medians(judge(config(), measured(1.3, rng, elastic_b=1.5), history).checks)
+    assert unchanged.change is not None and abs(unchanged.change) < 0.04
+    assert unchanged.status == "pass"
+    slower = measured(1.3, rng, slower_b=1.2, elastic_b=1.5)
+    assert b_medians(judge(config(), slower, history).checks).status == "fail"
+
+
+def test_the_fitted_elasticity_is_shrunk_toward_one_as_far_as_the_history_is_unsure() -> None:
+    hosts = [0.0, 0.1, 0.2, 0.3]
+    exact = elasticity(hosts, [1.5 * x for x in hosts])
+    assert exact.slope == pytest.approx(1.5) and exact.variance == pytest.approx(0, abs=1e-12)
+    noise = (0.05, -0.05, -0.05, 0.05)
+    noisy = elasticity(hosts, [1.5 * x + e for x, e in zip(hosts, noise, strict=True)])
+    assert 1.0 < noisy.slope < 1.5 and 0 < noisy.variance < 0.35**2
+    assert elasticity(hosts[:2], [0.0, 0.3]) == elasticity([0.1] * 5, [0.0] * 5)
+    assert elasticity([0.1] * 5, [0.0] * 5).slope == 1.0
 
 
 def test_one_endpoint_slower_gets_no_such_note() -> None:

@@ -42,11 +42,12 @@ def relative(
     higher_is_worse: bool,
     paired: bool = False,
     min_spread: float | None = None,
+    model_var: float = 0.0,
 ) -> list[Pending]:
     """One pending check of `current` trial figures against the reference's (one list per
     baseline run; in paired mode one list, the base side). `min_spread` is the least
     between-run spread once measured from 3+ runs, when not compare.noise_floor (the figures
-    were divided by the reference workload)."""
+    were divided by the reference workload); `model_var`, the variance that dividing adds."""
     if tolerance is None:
         return []
     problem = None
@@ -61,7 +62,9 @@ def relative(
             limit=tolerance, message=problem,
         )  # fmt: skip
         return [Pending(skipped, tolerance, higher_is_worse)]
-    estimate = _estimate(config, baseline_runs, current, higher_is_worse, paired, min_spread)
+    estimate = _estimate(
+        config, baseline_runs, current, higher_is_worse, paired, min_spread, model_var
+    )
     runs = [r for r in baseline_runs if r]
     base_value = sum(sum(r) / len(r) for r in runs) / len(runs)
     check = Check(
@@ -80,6 +83,7 @@ def _estimate(
     higher_is_worse: bool,
     paired: bool,
     min_spread: float | None,
+    model_var: float,
 ) -> Estimate:
     alpha = config.compare.alpha
     if paired:
@@ -97,6 +101,7 @@ def _estimate(
         alpha=alpha,
         noise_floor=config.compare.noise_floor,
         min_spread=min_spread,
+        model_var=model_var,
     )
 
 

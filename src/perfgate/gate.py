@@ -11,6 +11,7 @@ The decision rule (README, "How the gate decides"):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import geometric_mean
@@ -310,19 +311,70 @@ def _profile_changes(
         if host is None:
             pending += relative(config, name, "profile", metric, tol, now, runs, True, paired)
             continue
-        # Divided by the reference workload's same figure in the same run, so the host's speed
-        # cancels; the report still shows milliseconds.
+        # Divided by the reference workload's same figure in the same run raised to the
+        # endpoint's elasticity, so the host's speed cancels; the report still shows
+        # milliseconds.
         factor_now, factors = host.factors(metric)
-        scaled_now = [v / factor_now for v in now]
-        scaled = [[v / factors[i] for v in figures] for figures, i in found]
+        hosts = [math.log(factors[i]) for _, i in found]
+        fit = elasticity(hosts, [_log_mean(figures) for figures in runs])
+        scaled_now = [v / factor_now**fit.slope for v in now]
+        scaled = [[v / factors[i] ** fit.slope for v in figures] for figures, i in found]
+        model_var = fit.variance * (math.log(factor_now) - _mean(hosts)) ** 2
         floor = config.compare.reference_floor
         shown = {"current": _mean(now), "baseline": _mean([_mean(r) for r in runs if r])}
         for p in relative(
-            config, name, "profile", metric, tol, scaled_now, scaled, True, min_spread=floor
-        ):
+            config, name, "profile", metric, tol, scaled_now, scaled, True,
+            min_spread=floor, model_var=model_var,
+        ):  # fmt: skip
             skipped = p.check.status == "skipped"
             pending.append(p if skipped else replace(p, check=p.check.model_copy(update=shown)))
     return pending
+
+
+# How far from 1 an endpoint's elasticity to the reference is expected to be, before its own
+# history says: the root mean square of (elasticity - 1) over the example's five endpoints in
+# four stored A/A rows of the bench, 45-69 runs each (README, "Against a stored baseline").
+ELASTICITY_PRIOR_SD = 0.35
+
+
+@dataclass(frozen=True)
+class Elasticity:
+    """How many percent an endpoint's figure moves per percent of the reference's (the slope of
+    log figure on log reference over the baseline runs), and the variance of that slope."""
+
+    slope: float
+    variance: float
+
+
+def elasticity(hosts: Sequence[float], figures: Sequence[float]) -> Elasticity:
+    """Fit the slope of `figures` on `hosts` (both logs, one per baseline run) and shrink it
+    toward 1, the reference's own, by a normal prior of sd ELASTICITY_PRIOR_SD.
+
+    Why: measured in the bench, the example's heavy endpoints slow down 1.3-1.5 times as much
+    as the reference when the host does, its light ones about as much; divided by the reference
+    alone, a run on a slow host read a heavy endpoint +17% slower. Ten baseline runs fix the
+    slope only roughly (about +-0.2), hence the prior, and the slope's remaining variance widens
+    the interval of a run whose host was far from the baseline runs' typical speed."""
+    prior = 1 / ELASTICITY_PRIOR_SD**2
+    n = len(hosts)
+    if n < 3:
+        return Elasticity(1.0, 1 / prior)
+    x_bar, y_bar = sum(hosts) / n, sum(figures) / n
+    sxx = sum((x - x_bar) ** 2 for x in hosts)
+    if sxx <= 0:
+        return Elasticity(1.0, 1 / prior)
+    slope = sum((x - x_bar) * (y - y_bar) for x, y in zip(hosts, figures, strict=True)) / sxx
+    residual = sum(
+        (y - y_bar - slope * (x - x_bar)) ** 2 for x, y in zip(hosts, figures, strict=True)
+    ) / (n - 2)
+    if residual <= 0:
+        return Elasticity(slope, 0.0)
+    weight = sxx / residual  # the inverse of the fitted slope's variance
+    return Elasticity((weight * slope + prior) / (weight + prior), 1 / (weight + prior))
+
+
+def _log_mean(values: Sequence[float]) -> float:
+    return sum(math.log(v) for v in values) / len(values)
 
 
 def _trial_figures(profile: EndpointProfile, metric: str) -> list[float]:
@@ -362,7 +414,8 @@ class HostSpeed:
         return (
             f"Host speed: perfgate's fixed reference workload took {self.now:.3g} ms in this run, "
             f"{pace} in the baseline runs; that is the host, not the code, so profile changes "
-            "are measured relative to it."
+            "are measured relative to it, scaled by how much each endpoint followed it across "
+            "the baseline runs."
         )
 
 

@@ -68,6 +68,7 @@ def compare_trials(
     alpha: float,
     noise_floor: float,
     min_spread: float | None = None,
+    model_var: float = 0.0,
 ) -> Estimate:
     """Compare one metric's per-trial values of the current run with those of baseline runs.
 
@@ -78,7 +79,8 @@ def compare_trials(
     `noise_floor`, never below it: the honest answer to a small change against a short history is
     then a wide interval, hence 'inconclusive', not a false 'fail'. `min_spread`, when given,
     replaces `noise_floor` as the least spread once it is measured (figures divided by the
-    reference workload drift far less than raw ones).
+    reference workload drift far less than raw ones). `model_var` is added to the variance of the
+    difference: the uncertainty of how the figures were scaled (gate.elasticity).
     """
     runs = [np.log(np.asarray(r, dtype=float)) for r in baseline_runs if len(r) > 0]
     cur = np.log(np.asarray(current, dtype=float))
@@ -100,7 +102,7 @@ def compare_trials(
 
     var_current = within_var / n_cur + between_var
     var_baseline = (within_var / n_base + between_var) / len(runs)
-    se = math.sqrt(var_current + var_baseline)
+    se = math.sqrt(var_current + var_baseline + model_var)
     diff = float(cur.mean() - run_means.mean())
     dof = max(len(runs) - 1, 1) if from_history else math.inf
     dist = reference_distribution(dof)
