@@ -315,8 +315,8 @@ def _profile_changes(
         # endpoint's elasticity, so the host's speed cancels; the report still shows
         # milliseconds.
         factor_now, factors = host.factors(metric)
-        hosts = [math.log(factors[i]) for _, i in found]
-        fit = elasticity(hosts, [_log_mean(figures) for figures in runs])
+        hosts = [math.log(factors[i]) for figures, i in found if figures]
+        fit = elasticity(hosts, [_log_mean(figures) for figures in runs if figures])
         scaled_now = [v / factor_now**fit.slope for v in now]
         scaled = [[v / factors[i] ** fit.slope for v in figures] for figures, i in found]
         model_var = fit.variance * (math.log(factor_now) - _mean(hosts)) ** 2
