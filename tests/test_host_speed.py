@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -153,9 +154,15 @@ def test_an_elasticity_the_history_shows_is_learned() -> None:
     rng = random.Random(5)
     hosts = (1.0, 1.3, 0.9, 1.1, 1.2, 0.95, 1.25, 1.05, 0.92, 1.15)
     history = BaselineFile(runs=[measured(h, rng, elastic_b=1.5) for h in hosts])
-    unchanged = b_medians(judge(config(), measured(1.3, rng, elastic_b=1.5), history).checks)
+    verdict = judge(config(), measured(1.3, rng, elastic_b=1.5), history)
+    unchanged = b_medians(verdict.checks)
     assert unchanged.change is not None and abs(unchanged.change) < 0.04
     assert unchanged.status == "pass"
+    # The report says how much each endpoint followed the reference.
+    note = next(n for n in verdict.notes if n.startswith("Elasticity to the reference"))
+    slopes = dict(re.findall(r"\b([ab]) (\d+\.\d\d)", note))
+    assert float(slopes["a"]) == pytest.approx(1.0, abs=0.1)
+    assert float(slopes["b"]) == pytest.approx(1.5, abs=0.1)
     slower = measured(1.3, rng, slower_b=1.2, elastic_b=1.5)
     assert b_medians(judge(config(), slower, history).checks).status == "fail"
 

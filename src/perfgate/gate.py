@@ -66,11 +66,20 @@ def judge(
             "out); record new baseline runs with `perfgate baseline`."
         )
 
+    slopes: dict[str, float] = {}
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
         checks += _profile_budgets(profile, budget)
         checks += exact_checks(profile, budget, history, run.queries_note)
-        pending += _profile_changes(config, profile, budget, history, paired, host)
+        pending += _profile_changes(config, profile, budget, history, paired, host, slopes)
+    if slopes:
+        shown = ", ".join(f"{name} {slope:.2f}" for name, slope in slopes.items())
+        notes.append(
+            "Elasticity to the reference (percent an endpoint's median moved per percent the "
+            "reference's did, fitted over the baseline runs and drawn toward 1 as far as they "
+            f"leave it uncertain): {shown}. What remains uncertain about it widens the interval "
+            "of a run whose host was far from the baseline runs' usual speed."
+        )
     for level in run.load:
         checks += _load_budgets(config, level)
         pending += _load_changes(config, level, history, paired)
@@ -298,7 +307,10 @@ def _profile_changes(
     history: Sequence[RunResult],
     paired: bool,
     host: HostSpeed | None,
+    slopes: dict[str, float],
 ) -> list[Pending]:
+    """The relative profile checks of one endpoint; the elasticity of its median to the
+    reference, where it was divided by it, goes into `slopes` for the report."""
     if not history:
         return []
     matches = [next((p for p in r.endpoints if p.name == profile.name), None) for r in history]
@@ -320,6 +332,8 @@ def _profile_changes(
         scaled_now = [v / factor_now**fit.slope for v in now]
         scaled = [[v / factors[i] ** fit.slope for v in figures] for figures, i in found]
         model_var = fit.variance * (math.log(factor_now) - _mean(hosts)) ** 2
+        if metric == "median" and hosts:
+            slopes[name] = fit.slope
         floor = config.compare.reference_floor
         shown = {"current": _mean(now), "baseline": _mean([_mean(r) for r in runs if r])}
         for p in relative(
