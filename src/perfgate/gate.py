@@ -328,7 +328,7 @@ def _profile_changes(
         # milliseconds.
         factor_now, factors = host.factors(metric)
         hosts = [math.log(factors[i]) for figures, i in found if figures]
-        fit = elasticity(hosts, [_log_mean(figures) for figures in runs if figures])
+        fit = elasticity(hosts, [math.log(geometric_mean(figures)) for figures in runs if figures])
         scaled_now = [v / factor_now**fit.slope for v in now]
         scaled = [[v / factors[i] ** fit.slope for v in figures] for figures, i in found]
         model_var = fit.variance * (math.log(factor_now) - _mean(hosts)) ** 2
@@ -385,10 +385,6 @@ def elasticity(hosts: Sequence[float], figures: Sequence[float]) -> Elasticity:
         return Elasticity(slope, 0.0)
     weight = sxx / residual  # the inverse of the fitted slope's variance
     return Elasticity((weight * slope + prior) / (weight + prior), 1 / (weight + prior))
-
-
-def _log_mean(values: Sequence[float]) -> float:
-    return sum(math.log(v) for v in values) / len(values)
 
 
 def _trial_figures(profile: EndpointProfile, metric: str) -> list[float]:
