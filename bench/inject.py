@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from examples.softfactory.app import create_app as create_example
-from perfgate.reference import object_work
+from perfgate.run.inapp.reference import object_work
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -20,10 +20,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from perfgate import instrument
 from perfgate.config import AppConfig, Endpoint, ProfileConfig
-from perfgate.profile import profile_endpoints
-from perfgate.server import running_app
+from perfgate.measure.profile import profile_endpoints
+from perfgate.run.inapp import instrument
+from perfgate.run.server import running_app
 
 REPO = Path(__file__).resolve().parents[1]
 PATHS = {"zero": "/health", "three": "/three", "n-plus-one": "/n-plus-one"}

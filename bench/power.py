@@ -35,13 +35,13 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
 from bench.inject import HEAVY_REFERENCE_PATH, SPEED_LOOPS, SPEED_PATH  # noqa: E402
-from perfgate.abtest import measure_pair  # noqa: E402
 from perfgate.config import AppConfig, Budget, Budgets, Config, Endpoint, load_config  # noqa: E402
-from perfgate.confirm import confirm  # noqa: E402
-from perfgate.gate import Verdict, judge  # noqa: E402
-from perfgate.measure import measure  # noqa: E402
+from perfgate.core.confirm import confirm  # noqa: E402
+from perfgate.judge.gate import Verdict, judge  # noqa: E402
+from perfgate.measure.abtest import measure_pair  # noqa: E402
+from perfgate.measure.session import measure  # noqa: E402
 from perfgate.results import BaselineFile, EndpointProfile, RunResult  # noqa: E402
-from perfgate.server import running_app  # noqa: E402
+from perfgate.run.server import running_app  # noqa: E402
 
 TARGET = "bench.inject:create_app()"
 # With --probe-heavy-reference, the app-like fixed workload sampled as one more endpoint.

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.power import HEAVY_PROBE, arguments, bench_config  # noqa: E402
 from perfgate import gate  # noqa: E402
-from perfgate.profile import REFERENCE_NAME  # noqa: E402
+from perfgate.measure.profile import REFERENCE_NAME  # noqa: E402
 from perfgate.results import BaselineFile, RunResult  # noqa: E402
 
 HOST_SPEED = gate.host_speed

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from perfgate.action import ActionInputs, check_argv, gate_exit, read_inputs, run_action
-from perfgate.cli import main
-from perfgate.github import marker
-from perfgate.workflow import RunContext, read_context
+from perfgate.cli.main import main
+from perfgate.github.action import ActionInputs, check_argv, gate_exit, read_inputs, run_action
+from perfgate.github.api import marker
+from perfgate.github.runner import RunContext, read_context
 from tests.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
 
 Capsys = pytest.CaptureFixture[str]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.cli import main
+from perfgate.cli.main import main
 from tests.conftest import REPO_ROOT
 
 Run = Callable[..., tuple[int, str, str]]

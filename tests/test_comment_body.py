@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from perfgate.comment_body import (
+from perfgate.github.fit import (
     COMMENT_LIMIT,
     comment_body,
     fit,

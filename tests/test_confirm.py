@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.cli import main
-from perfgate.confirm import confirmation_config, endpoints_to_confirm
-from perfgate.gate import judge
+from perfgate.cli.main import main
+from perfgate.core.confirm import confirmation_config, endpoints_to_confirm
+from perfgate.judge.gate import judge
 from perfgate.results import RunResult
 from tests.test_host_speed import config, history, measured
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.cli import main
+from perfgate.cli.main import main
 from perfgate.results import SCHEMA_VERSION
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from perfgate.diagnose import diagnose, rating
+from perfgate.judge.diagnose import diagnose, rating
 from perfgate.results import Finding
 from tests.runs import level, profile, run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from perfgate.config import Config
-from perfgate.gate import judge
+from perfgate.judge.gate import judge
 from perfgate.results import BaselineFile, Check, EndpointProfile
 from tests.runs import profile, run
 

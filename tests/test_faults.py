@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from perfgate import server
-from perfgate.cli import main
+from perfgate.cli.main import main
+from perfgate.run import server
 from tests.faultkit import faulty_app, processes_with, write_config
 
 QUICK = """

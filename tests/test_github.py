@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from perfgate import __version__
-from perfgate.comment_body import comment_body
-from perfgate.github import (
+from perfgate.github.api import (
     CommentPosted,
     CommentSkipped,
     GitHubClient,
@@ -19,6 +18,7 @@ from perfgate.github import (
     post_sticky_comment,
     pull_request_head_sha,
 )
+from perfgate.github.fit import comment_body
 from tests.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
 
 REPO = "acme/shop"

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfgate.histogram import BUCKETS, LogHistogram, bucket_middle, bucket_of
-from perfgate.stats import percentile
+from perfgate.judge.stats import percentile
+from perfgate.loadgen.histogram import BUCKETS, LogHistogram, bucket_middle, bucket_of
 
 # Latencies from 1 µs to 100 s, and percentiles anywhere in [0, 100].
 latencies = st.lists(

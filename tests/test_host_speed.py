@@ -8,9 +8,9 @@ import re
 import pytest
 
 from perfgate.config import Config
-from perfgate.gate import elasticity, judge
-from perfgate.reference import IN_APP_PATH, OWN_APP_PATH
+from perfgate.judge.gate import elasticity, judge
 from perfgate.results import BaselineFile, Check, EndpointProfile, RunResult
+from perfgate.run.inapp.reference import IN_APP_PATH, OWN_APP_PATH
 from tests.runs import profile, run
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from perfgate.abtest import measure_pair
 from perfgate.config import AppConfig, Config, load_config
-from perfgate.instrument import REFERENCE_PATH
-from perfgate.measure import measure
-from perfgate.reference import OWN_APP_PATH
+from perfgate.measure.abtest import measure_pair
+from perfgate.measure.session import measure
 from perfgate.results import EndpointProfile, RunResult
-from perfgate.server import nth_instance
+from perfgate.run.inapp.instrument import REFERENCE_PATH
+from perfgate.run.inapp.reference import OWN_APP_PATH
+from perfgate.run.server import nth_instance
 
 # /items busy-waits 3 ms x the instance's hash seed: instance 1 answers in ~3 ms, instance 2 ~6.
 BY_SEED = {"TINY_SLOW_PATH": "/items", "TINY_SLOW_MS": "3", "TINY_SLOW_BY_SEED": "1"}

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.cli import main
+from perfgate.cli.main import main
 from perfgate.config import load_config
 from perfgate.errors import ConfigError
-from perfgate.report import render_markdown
+from perfgate.report.markdown import render_markdown
 from perfgate.results import Environment, LoadLevel, ResultsFile, RunResult
-from perfgate.server import free_port
+from perfgate.run.server import free_port
 from tests import adhoc_http as adhoc
 from tests.test_netlimits import level as load_level
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from perfgate.config import AppConfig, Endpoint, LoadConfig
-from perfgate.httpclient import (
+from perfgate.loadgen.client import (
     Connection,
     ErrorKind,
     Outcome,
@@ -16,9 +16,9 @@ from perfgate.httpclient import (
     build_request,
     new_event_loop,
 )
-from perfgate.load import run_level, run_load
-from perfgate.netlimits import time_wait_count
-from perfgate.server import free_port, running_app
+from perfgate.loadgen.engine import run_level, run_load
+from perfgate.loadgen.netlimits import time_wait_count
+from perfgate.run.server import free_port, running_app
 from tests import adhoc_http as adhoc
 
 ROOT = Path(__file__).resolve().parent.parent

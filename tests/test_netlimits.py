@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.netlimits import (
+from perfgate.loadgen.netlimits import (
     PortPressure,
     ensure_file_limit,
     port_range,
     time_wait_count,
     time_wait_total,
 )
+from perfgate.loadgen.selfcheck import self_check_notes
 from perfgate.results import LoadLevel
-from perfgate.selfcheck import self_check_notes
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 TCP_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt\n"
@@ -53,7 +53,7 @@ def test_a_hard_limit_too_low_is_said_not_hidden() -> None:
     # Lowering a hard limit cannot always be undone: do it in a child process.
     script = (
         "import resource\n"
-        "from perfgate.netlimits import ensure_file_limit\n"
+        "from perfgate.loadgen.netlimits import ensure_file_limit\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))\n"
         "limit = ensure_file_limit(1000)\n"
         "print(limit.soft, limit.raised_from)\n"
@@ -117,7 +117,7 @@ def test_running_out_of_file_descriptors_is_its_own_error_kind() -> None:
         script = (
             "import json, resource\n"
             "from perfgate.config import Endpoint, LoadConfig\n"
-            "from perfgate.load import run_level\n"
+            "from perfgate.loadgen.engine import run_level\n"
             "resource.setrlimit(resource.RLIMIT_NOFILE, (60, 60))\n"
             "config = LoadConfig(concurrency=[100], duration_s=0.3, warmup_s=0)\n"
             f"level = run_level({server.url!r}, [Endpoint(name='x', path='/')], config, 100)\n"
@@ -136,7 +136,7 @@ def test_running_out_of_file_descriptors_is_its_own_error_kind() -> None:
 def test_connect_errors_name_the_client_limit_they_hit() -> None:
     import errno
 
-    from perfgate.httpclient import ErrorKind, connect_error_kind
+    from perfgate.loadgen.client import ErrorKind, connect_error_kind
 
     assert connect_error_kind(OSError(errno.EADDRNOTAVAIL, "x")) is ErrorKind.PORTS
     assert connect_error_kind(OSError(errno.EMFILE, "x")) is ErrorKind.FILES

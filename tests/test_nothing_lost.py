@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.cli import main
+from perfgate.cli.main import main
 from perfgate.errors import ResultsError
 from perfgate.results import BaselineFile, load_baseline, load_results
 from tests.faultkit import perfgate_env, processes_with, wait_for

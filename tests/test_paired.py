@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perfgate.abtest import balanced_orders, merge_levels
 from perfgate.config import Config
-from perfgate.gate import judge
+from perfgate.judge.gate import judge
+from perfgate.judge.stats import compare_paired, holm, min_detectable
+from perfgate.measure.abtest import balanced_orders, merge_levels
 from perfgate.results import EndpointProfile, Environment, LoadLevel, RunResult
-from perfgate.stats import compare_paired, holm, min_detectable
 from tests.runs import level
 
 T_95_DOF3 = 2.353363  # Student t, 0.95 quantile, 3 degrees of freedom (printed tables)

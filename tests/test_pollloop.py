@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from perfgate.pollloop import PollLoop
+from perfgate.loadgen.pollloop import PollLoop
 
 
 def test_timers_run_in_time_order_and_cancelled_ones_do_not() -> None:

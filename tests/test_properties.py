@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from perfgate.config import Config, load_config
 from perfgate.errors import ConfigError, ResultsError
+from perfgate.judge.stats import compare_trials, holm, percentile
 from perfgate.results import BaselineFile, load_baseline
-from perfgate.stats import compare_trials, holm, percentile
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

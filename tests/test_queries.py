@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from perfgate import instrument
 from perfgate.config import AppConfig, Config, load_config
-from perfgate.diagnose import diagnose
-from perfgate.instrument import normalize
-from perfgate.measure import measure
+from perfgate.judge.diagnose import diagnose
+from perfgate.measure.session import measure
 from perfgate.results import RunResult
-from perfgate.server import gunicorn_command, running_app
+from perfgate.run.inapp import instrument
+from perfgate.run.inapp.instrument import normalize
+from perfgate.run.server import gunicorn_command, running_app
 
 REPO = Path(__file__).resolve().parents[1]
 APPS = REPO / "tests" / "apps"

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from perfgate.charts import baseline_points
-from perfgate.cli import main
-from perfgate.diagnose import diagnose
-from perfgate.html_report import render_html
-from perfgate.report import render_markdown
+from perfgate.cli.main import main
+from perfgate.judge.diagnose import diagnose
+from perfgate.report.charts import baseline_points
+from perfgate.report.html import render_html
+from perfgate.report.markdown import render_markdown
 from perfgate.results import BaselineFile, Check, ResultsFile, load_results, save
 from tests.runs import level, profile, run
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.cli import main
+from perfgate.cli.main import main
 from perfgate.config import AppConfig
-from perfgate.markdown_text import cell
 from perfgate.redact import MASK, Redactor
-from perfgate.server import gunicorn_command, running_app
+from perfgate.report.text import cell
+from perfgate.run.server import gunicorn_command, running_app
 from tests.faultkit import REPO, faulty_app, write_config
 
 

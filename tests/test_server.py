@@ -11,7 +11,7 @@ import requests
 
 from perfgate.config import load_config
 from perfgate.errors import MeasurementError
-from perfgate.server import running_app
+from perfgate.run.server import running_app
 from tests.faultkit import processes_with
 
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from perfgate.stats import compare_trials, holm, percentile, summarize_ms
+from perfgate.judge.stats import compare_trials, holm, percentile, summarize_ms
 
 
 def test_summary_of_known_values() -> None:
@@ -71,7 +71,7 @@ def test_throughput_drop_is_worse_when_higher_is_better() -> None:
 
 
 def test_a_stalled_second_of_load_does_not_break_the_comparison(tmp_path: object) -> None:
-    from perfgate.gate import _positive
+    from perfgate.judge.gate import _positive
 
     windows = _positive([0.0, 120.0, 130.0])
     estimate = compare_trials(

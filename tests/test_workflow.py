@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.workflow import annotation, budget_line, group, write_outputs
+from perfgate.github.runner import annotation, budget_line, group, write_outputs
 
 CONFIG = """\
 app:

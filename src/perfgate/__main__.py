@@ -1,3 +1,3 @@
-from perfgate.cli import main_exit
+from perfgate.cli.main import main_exit
 
 main_exit()

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint
 from perfgate.errors import Terminated
-from perfgate.pollloop import PollLoop, Timer
+from perfgate.loadgen.pollloop import PollLoop, Timer
 
 T = TypeVar("T")
 

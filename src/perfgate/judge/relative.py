@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 
 from perfgate.config import Config
+from perfgate.judge.stats import Estimate, compare_paired, compare_trials, min_detectable
 from perfgate.results import Check, Phase
-from perfgate.stats import Estimate, compare_paired, compare_trials, min_detectable
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,9 @@ from pathlib import Path
 from types import FrameType
 
 from perfgate import __version__
-from perfgate.abtest import measure_pair
-from perfgate.action import run_action
-from perfgate.calibrate import noise_table, render_noise
-from perfgate.charts import baseline_points
-from perfgate.comment import run_comment
+from perfgate.cli.load import add_parser as add_load_parser
 from perfgate.config import DEFAULT_CONFIG, Config, load_config
-from perfgate.confirm import confirm
-from perfgate.diagnose import diagnose
+from perfgate.core.confirm import confirm
 from perfgate.errors import (
     ExitStatus,
     Interrupted,
@@ -31,12 +26,17 @@ from perfgate.errors import (
     ResultsError,
     Terminated,
 )
-from perfgate.gate import judge
-from perfgate.html_report import render_html
-from perfgate.loadcli import add_parser as add_load_parser
-from perfgate.measure import measure
+from perfgate.github.action import run_action
+from perfgate.github.comment import run_comment
+from perfgate.judge.calibrate import noise_table, render_noise
+from perfgate.judge.diagnose import diagnose
+from perfgate.judge.gate import judge
+from perfgate.measure.abtest import measure_pair
+from perfgate.measure.session import measure
 from perfgate.redact import Redactor
-from perfgate.report import render_markdown, verdict_line
+from perfgate.report.charts import baseline_points
+from perfgate.report.html import render_html
+from perfgate.report.markdown import render_markdown, verdict_line
 from perfgate.results import (
     BaselineFile,
     ResultsFile,
@@ -46,7 +46,7 @@ from perfgate.results import (
     load_results,
     write_atomic,
 )
-from perfgate.worktree import base_tree
+from perfgate.run.worktree import base_tree
 
 DEFAULT_OUT = Path(".perfgate")
 

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from statistics import geometric_mean
 
-from perfgate.change import Pending, decide, relative
 from perfgate.config import Budget, Config
-from perfgate.exact import exact_checks
+from perfgate.judge.exact import exact_checks
+from perfgate.judge.relative import Pending, decide, relative
+from perfgate.judge.stats import holm
 from perfgate.results import (
     BaselineFile,
     Check,
@@ -28,7 +29,6 @@ from perfgate.results import (
     RunResult,
     VerdictName,
 )
-from perfgate.stats import holm
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from perfgate.charts import Chart, caption, load_charts, mermaid
-from perfgate.diagnose import RATINGS
-from perfgate.markdown_text import cell
+from perfgate.judge.diagnose import RATINGS
+from perfgate.report.charts import Chart, caption, load_charts, mermaid
+from perfgate.report.text import cell
 from perfgate.results import EndpointProfile, Finding, ResultsFile
 
 SEVERITY_ICONS = {"CRITICAL": "🟥", "HIGH": "🟧", "MEDIUM": "🟨", "LOW": "🟦"}

@@ -21,9 +21,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from perfgate.comment_body import run_url
 from perfgate.errors import ConfigError
-from perfgate.github import DEFAULT_API_URL, PullRequest
+from perfgate.github.api import DEFAULT_API_URL, PullRequest
+from perfgate.github.fit import run_url
 
 
 @dataclass(frozen=True)

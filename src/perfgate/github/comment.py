@@ -11,9 +11,10 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from perfgate import comment_body, workflow
 from perfgate.errors import ConfigError, ExitStatus
-from perfgate.github import (
+from perfgate.github import fit as comment_body
+from perfgate.github import runner as workflow
+from perfgate.github.api import (
     CommentPosted,
     CommentResult,
     CommentSkipped,

@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from perfgate.config import Config
-from perfgate.gate import judge
-from perfgate.measure import Progress, measure
+from perfgate.judge.gate import judge
+from perfgate.measure.session import Progress, measure
 from perfgate.results import BaselineFile, RunResult
 
 

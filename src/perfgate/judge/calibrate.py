@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 
 from perfgate.config import Config
+from perfgate.judge.stats import compare_paired, min_detectable
 from perfgate.results import RunResult
-from perfgate.stats import compare_paired, min_detectable
 
 
 @dataclass(frozen=True)

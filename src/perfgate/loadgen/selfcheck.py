@@ -7,7 +7,7 @@ a finished level's own measurements into plain notes.
 
 from __future__ import annotations
 
-from perfgate.httpclient import ErrorKind
+from perfgate.loadgen.client import ErrorKind
 from perfgate.results import LoadLevel
 
 # One Python thread cannot use more than one core; near that, the client is the bottleneck.

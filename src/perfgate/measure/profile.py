@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint, ProfileConfig
-from perfgate.httpclient import (
+from perfgate.judge.stats import percentile, summarize_ms
+from perfgate.loadgen.client import (
     Connection,
     ErrorKind,
     Outcome,
@@ -25,7 +26,6 @@ from perfgate.httpclient import (
     run_interruptible,
 )
 from perfgate.results import EndpointProfile
-from perfgate.stats import percentile, summarize_ms
 
 # The name of the fixed workload of perfgate.reference, profiled beside the endpoints.
 REFERENCE_NAME = "(reference)"
@@ -43,7 +43,7 @@ def profile_endpoints(
     goes to instance t mod their number). If this raises (a signal, say), `collected` receives
     the summaries of the trials that finished, so the caller can keep them.
 
-    With `reference_urls` (where perfgate.reference answers, path included: one per app
+    With `reference_urls` (where perfgate.run.inapp.reference answers, path included: one per app
     instance), every trial also samples the reference workload; its summary comes last, named
     REFERENCE_NAME."""
     instances = [[(e, url) for e in endpoints] for url in urls]

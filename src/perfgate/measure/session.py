@@ -13,11 +13,9 @@ from pathlib import Path
 
 from perfgate.config import Config
 from perfgate.errors import Interrupted, MeasurementError, Terminated
-from perfgate.instrument import REFERENCE_PATH
-from perfgate.load import run_level
-from perfgate.profile import profile_endpoints
-from perfgate.queries import apply, probe_endpoints
-from perfgate.reference import OWN_APP_PATH, REFERENCE_APP
+from perfgate.loadgen.engine import run_level
+from perfgate.measure.probe import apply, probe_endpoints
+from perfgate.measure.profile import profile_endpoints
 from perfgate.results import (
     EndpointProfile,
     Environment,
@@ -26,7 +24,9 @@ from perfgate.results import (
     ServerSettings,
     now_iso,
 )
-from perfgate.server import (
+from perfgate.run.inapp.instrument import REFERENCE_PATH
+from perfgate.run.inapp.reference import OWN_APP_PATH, REFERENCE_APP
+from perfgate.run.server import (
     App,
     begin_stopping,
     check_target,

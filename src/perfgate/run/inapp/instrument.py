@@ -1,7 +1,7 @@
 """Inside the app's server: count the SQL statements of a request without touching the app's code.
 
-perfgate starts gunicorn with the target `perfgate.instrument:wrapped()` and puts the user's own
-target in $PERFGATE_TARGET. `wrapped()` imports that app the way gunicorn would and hooks
+perfgate starts gunicorn with the target `perfgate.run.inapp.instrument:wrapped()` and puts the
+user's own target in $PERFGATE_TARGET. `wrapped()` imports that app the way gunicorn would and hooks
 SQLAlchemy's `before/after_cursor_execute` events on the Engine class (which covers every engine)
 while a counted request runs.
 
@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from perfgate import reference
+from perfgate.run.inapp import reference
 
 TARGET_ENV = "PERFGATE_TARGET"
 DIR_ENV = "PERFGATE_QUERY_DIR"
-TARGET = "perfgate.instrument:wrapped()"
+TARGET = "perfgate.run.inapp.instrument:wrapped()"
 REFERENCE_PATH = reference.IN_APP_PATH
 REQUEST_HEADER = "X-Perfgate-Request-Id"
 _ENVIRON_KEY = "HTTP_X_PERFGATE_REQUEST_ID"

@@ -20,8 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint
-from perfgate.instrument import REQUEST_HEADER
 from perfgate.results import EndpointProfile, EndpointQueries, QueryShape
+from perfgate.run.inapp.instrument import REQUEST_HEADER
 
 REPEATS = 3
 RECORD_WAIT_S = 3.0

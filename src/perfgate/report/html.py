@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import markdown
 
-from perfgate.charts import Chart, svg
-from perfgate.report import render_markdown
+from perfgate.report.charts import Chart, svg
+from perfgate.report.markdown import render_markdown
 from perfgate.results import ResultsFile
 
 _STYLE = """

@@ -20,18 +20,18 @@ import time
 from collections.abc import Callable
 
 from perfgate.config import Endpoint, LoadConfig
-from perfgate.histogram import LogHistogram
-from perfgate.httpclient import (
+from perfgate.loadgen.client import (
     Connection,
     ErrorKind,
     Target,
     Watchdog,
     build_request,
 )
-from perfgate.netlimits import ensure_file_limit, port_pressure
-from perfgate.pollloop import PollLoop
+from perfgate.loadgen.histogram import LogHistogram
+from perfgate.loadgen.netlimits import ensure_file_limit, port_pressure
+from perfgate.loadgen.pollloop import PollLoop
+from perfgate.loadgen.selfcheck import CLIENT_BUSY_SHARE, self_check_notes
 from perfgate.results import LoadEndpoint, LoadLevel
-from perfgate.selfcheck import CLIENT_BUSY_SHARE, self_check_notes
 
 LATENCY_POINTS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 # After a connect-type failure, pause briefly so a refusing server is not hammered in a hot loop.

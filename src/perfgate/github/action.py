@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perfgate import comment_body, workflow
-from perfgate.comment import ClientFactory, announce
 from perfgate.errors import ConfigError, ExitStatus
-from perfgate.github import GitHubClient, marker, post_sticky_comment
-from perfgate.workflow import RunContext, read_context
+from perfgate.github import fit as comment_body
+from perfgate.github import runner as workflow
+from perfgate.github.api import GitHubClient, marker, post_sticky_comment
+from perfgate.github.comment import ClientFactory, announce
+from perfgate.github.runner import RunContext, read_context
 
 CheckRunner = Callable[[list[str]], int]
 
@@ -114,7 +115,7 @@ def run_action(
     """Run the gate as a GitHub Action step and return the step's exit code."""
     env = os.environ if env is None else env
     if check is None:
-        from perfgate.cli import main  # cli imports this module: import late
+        from perfgate.cli.main import main  # cli imports this module: import late
 
         check = main
     inputs, ctx = read_inputs(env), read_context(env)

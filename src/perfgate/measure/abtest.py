@@ -19,17 +19,18 @@ from pathlib import Path
 
 from perfgate.config import AppConfig, Config, Endpoint, LoadConfig, ProfileConfig
 from perfgate.errors import ConfigError
-from perfgate.httpclient import (
+from perfgate.judge.stats import percentile
+from perfgate.loadgen.client import (
     Connection,
     Outcome,
     Target,
     build_request,
     run_interruptible,
 )
-from perfgate.load import run_load
-from perfgate.measure import server_settings, why_not_counted
-from perfgate.profile import split_samples, summarize_trials
-from perfgate.queries import apply, probe_endpoints
+from perfgate.loadgen.engine import run_load
+from perfgate.measure.probe import apply, probe_endpoints
+from perfgate.measure.profile import split_samples, summarize_trials
+from perfgate.measure.session import server_settings, why_not_counted
 from perfgate.results import (
     EndpointProfile,
     Environment,
@@ -38,8 +39,7 @@ from perfgate.results import (
     RunResult,
     now_iso,
 )
-from perfgate.server import App, begin_stopping, gunicorn_version, nth_instance, running_app
-from perfgate.stats import percentile
+from perfgate.run.server import App, begin_stopping, gunicorn_version, nth_instance, running_app
 
 SIDES = ("base", "head")
 

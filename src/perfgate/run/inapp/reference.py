@@ -5,7 +5,7 @@ up to 2x apart, minutes at a time), and a baseline stored at another time cannot
 got slower from code that did. The reference never changes, so its latency moves only with the
 host: each profile trial also samples it, and the stored-baseline comparison divides every
 endpoint's trial figure by the reference's trial median (README, "Against a stored baseline").
-Where perfgate wraps the app (perfgate.instrument: app.target with a WSGI worker class and
+Where perfgate wraps the app (perfgate.run.inapp.instrument: app.target with a WSGI worker class and
 app.count_queries on) the wrapper answers it inside the app's own workers, so it shares what is
 particular to those processes (their hash seed, memory layout, CPU placement): over 30 fresh
 instances of the example that cut the spread of endpoint medians by about a third, where a
@@ -35,7 +35,7 @@ OWN_APP_PATH = f"/reference/{VERSION}"
 # How perfgate runs it when the app is not wrapped: one sync worker is enough, it only ever gets
 # one request at a time.
 REFERENCE_APP = AppConfig(
-    target="perfgate.reference:app", workers=1, ready_path="/", count_queries=False
+    target="perfgate.run.inapp.reference:app", workers=1, ready_path="/", count_queries=False
 )
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from perfgate.charts import Chart, mermaid
-from perfgate.diagnose import rating
-from perfgate.markdown_text import cell
-from perfgate.report_findings import (
+from perfgate.judge.diagnose import rating
+from perfgate.report.charts import Chart, mermaid
+from perfgate.report.sections import (
     findings_details,
     findings_summary,
     load_charts_section,
     queries_details,
     ratings_legend,
 )
+from perfgate.report.text import cell
 from perfgate.results import Check, EndpointProfile, LoadLevel, ResultsFile
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖"}

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from perfgate.config import Endpoint, LoadConfig
 from perfgate.errors import ConfigError, ExitStatus, MeasurementError
-from perfgate.load import run_level
+from perfgate.loadgen.engine import run_level
 from perfgate.results import LoadLevel
 
 POINTS = ("p50", "p90", "p95", "p99", "p999", "max")

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import requests
 
-from perfgate import instrument
 from perfgate.config import AppConfig
 from perfgate.errors import ConfigError, MeasurementError
+from perfgate.run.inapp import instrument
 
 LOG_TAIL_LINES = 30
 # SIGTERM first, SIGKILL after this: short, because once measuring is over (or interrupted) no

@@ -1,0 +1,1 @@
+"""The check flow every mode and shell shares: measure, judge, diagnose, write."""

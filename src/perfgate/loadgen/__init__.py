@@ -1,0 +1,1 @@
+"""The load engine: an HTTP/1.1 client on raw sockets, levels of concurrent load."""

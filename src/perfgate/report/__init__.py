@@ -1,0 +1,1 @@
+"""Render a results file: markdown, HTML, charts. Pure functions of ResultsFile."""

@@ -1,0 +1,1 @@
+"""Start and stop the app under test: gunicorn or a command, git worktrees."""
