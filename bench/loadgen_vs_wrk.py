@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from perfgate.config import AppConfig, Endpoint  # noqa: E402
-from perfgate.loadgen.client import Target, build_request  # noqa: E402
+from perfgate.loadgen.http1 import Target, build_request  # noqa: E402
 from perfgate.run.server import running_app  # noqa: E402
 
 ENDPOINTS = {"health": "/health", "db": "/api/products?page=3&per_page=20"}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -36,16 +37,28 @@ sys.path.insert(0, str(REPO))
 
 from bench.inject import HEAVY_REFERENCE_PATH, SPEED_LOOPS, SPEED_PATH  # noqa: E402
 from perfgate.config import AppConfig, Budget, Budgets, Config, Endpoint, load_config  # noqa: E402
-from perfgate.core.confirm import confirm  # noqa: E402
-from perfgate.judge.gate import Verdict, judge  # noqa: E402
-from perfgate.measure.abtest import measure_pair  # noqa: E402
-from perfgate.measure.session import measure  # noqa: E402
-from perfgate.results import BaselineFile, EndpointProfile, RunResult  # noqa: E402
+from perfgate.console import Console  # noqa: E402
+from perfgate.core.check import evaluate, measure_ab, measure_stored  # noqa: E402
+from perfgate.layout import Layout  # noqa: E402
+from perfgate.measure.session import Side  # noqa: E402
+from perfgate.results import BaselineFile, EndpointProfile, ResultsFile, RunResult  # noqa: E402
 from perfgate.run.server import running_app  # noqa: E402
 
 TARGET = "bench.inject:create_app()"
 # With --probe-heavy-reference, the app-like fixed workload sampled as one more endpoint.
 HEAVY_PROBE = "(heavy reference)"
+# The checks measure as `perfgate check` does, through perfgate.core, without its progress lines.
+QUIET = Console(err=open(os.devnull, "w"))  # noqa: SIM115 (open for the whole bench)
+
+
+def sides(base: AppConfig, head: AppConfig) -> tuple[Side, Side]:
+    """Base and head of an A/B check: both this checkout, each with its own app settings."""
+    return Side("base", REPO, base), Side("head", REPO, head)
+
+
+def stored_run(config: Config, scratch: Path) -> RunResult:
+    """One stored-mode run, as `perfgate baseline` measures it."""
+    return measure_stored(config, None, Layout(scratch), QUIET)[0]
 
 
 @dataclass
@@ -148,9 +161,11 @@ def median_ms(config: Config, name: str, scratch: Path, mode: str = "ab") -> flo
     injected +10% show as about +5% in A/B checks."""
     probe = profile_only(config, samples=200, trials=10)
     if mode == "ab":
-        base_run, _ = measure_pair(probe, REPO, REPO, scratch / "probe", seed=0)
+        base_run, _ = measure_ab(
+            probe, *sides(probe.app, probe.app), Layout(scratch / "probe"), QUIET, 0
+        )
     else:
-        base_run = measure(probe, scratch / "probe")
+        base_run = stored_run(probe, scratch / "probe")
     profile = endpoint_of(base_run, name)
     assert profile.latency_ms is not None
     return profile.latency_ms.median
@@ -165,14 +180,16 @@ def paired_change(config: Config, name: str, loops: int, scratch: Path, probes: 
     head = injected(config, path, loops)
     logs = []
     for seed in range(probes):
-        runs = measure_pair(probe, REPO, REPO, scratch / "calibrate", seed + 100, head)
+        runs = measure_ab(
+            probe, *sides(probe.app, head), Layout(scratch / "calibrate"), QUIET, seed + 100
+        )
         base, now = (endpoint_of(run, name) for run in runs)
         pairs = zip(base.trial_medians_ms, now.trial_medians_ms, strict=True)
         logs += [math.log(h / b) for b, h in pairs]
     return math.exp(statistics.fmean(logs)) - 1
 
 
-def score(cell: Cell, verdict: Verdict, endpoint: str, seconds: float) -> str:
+def score(cell: Cell, verdict: ResultsFile, endpoint: str, seconds: float) -> str:
     """Count one check; return what failed, for the log."""
     cell.checks += 1
     cell.seconds += seconds
@@ -205,22 +222,21 @@ def score(cell: Cell, verdict: Verdict, endpoint: str, seconds: float) -> str:
     return said
 
 
-def run_ab(config: Config, head: AppConfig, scratch: Path, seed: int) -> tuple[Verdict, float]:
+def run_ab(config: Config, head: AppConfig, scratch: Path, seed: int) -> tuple[ResultsFile, float]:
     start = time.monotonic()
-    base_run, head_run = measure_pair(config, REPO, REPO, scratch, seed=seed, head_app=head)
-    return judge(config, head_run, None, base_run=base_run), time.monotonic() - start
+    base_run, head_run = measure_ab(config, *sides(config.app, head), Layout(scratch), QUIET, seed)
+    return evaluate(config, head_run, base_run=base_run), time.monotonic() - start
 
 
 def run_stored(
     config: Config, head: AppConfig, history: list[RunResult], scratch: Path, keep: Keeper
-) -> tuple[Verdict, float]:
-    """As `perfgate check` does it: measure, and measure again what fails (perfgate.confirm)."""
+) -> tuple[ResultsFile, float]:
+    """As `perfgate check` does it: measure, and measure again what fails (perfgate.core)."""
     start = time.monotonic()
     head_config = config.model_copy(update={"app": head})
     baseline = BaselineFile(runs=history)
-    run = measure(head_config, scratch)
-    second = confirm(head_config, run, baseline, scratch, lambda _: None)
-    verdict = judge(config, run, baseline, confirmation=second)
+    run, second = measure_stored(head_config, baseline, Layout(scratch), QUIET)
+    verdict = evaluate(config, run, baseline, confirmation=second)
     keep.check(run, second, history)
     return verdict, time.monotonic() - start
 
@@ -279,10 +295,10 @@ def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
 def time_default(scratch: Path) -> None:
     config = load_config(REPO / "thresholds.yaml")
     start = time.monotonic()
-    measure_pair(config, REPO, REPO, scratch / "default", seed=1)
+    measure_ab(config, *sides(config.app, config.app), Layout(scratch / "default"), QUIET, 1)
     ab = time.monotonic() - start
     start = time.monotonic()
-    measure(config, scratch / "default-stored")
+    stored_run(config, scratch / "default-stored")
     stored = time.monotonic() - start
     print(f"Default check of the example (all endpoints, profile + load): A/B {ab:.1f} s "
           f"(target <= 90 s), stored-baseline {stored:.1f} s.")  # fmt: skip
@@ -364,7 +380,7 @@ def main() -> None:
         history: list[RunResult] = []
         if "baseline" in modes:
             for _ in range(args.history):
-                history.append(keep.baseline(measure(config, scratch)))
+                history.append(keep.baseline(stored_run(config, scratch)))
         cells = []
         for mode in modes:
             for effect in effects:
@@ -396,7 +412,7 @@ def main() -> None:
                         if args.rolling and i and i % args.rolling == 0:
                             # As on a real main branch: a new baseline run between checks, the
                             # oldest one dropped, so the history spans the checks' own time.
-                            history = [*history[1:], keep.baseline(measure(config, scratch))]
+                            history = [*history[1:], keep.baseline(stored_run(config, scratch))]
                         verdict, seconds = run_stored(config, head, history, scratch / "st", keep)
                     failed = score(cell, verdict, endpoint.name, seconds)
                     print(f"  {mode} +{effect:.0%} #{i + 1}: {verdict.verdict} ({seconds:.1f} s)"

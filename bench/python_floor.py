@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.loadgen_vs_wrk import run_perfgate, run_wrk  # noqa: E402
 from perfgate.config import AppConfig, Endpoint  # noqa: E402
-from perfgate.loadgen.client import Target, build_request  # noqa: E402
+from perfgate.loadgen.http1 import Target, build_request  # noqa: E402
 from perfgate.run.server import running_app  # noqa: E402
 
 _LINGER_OFF = struct.pack("ii", 1, 0)

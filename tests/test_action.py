@@ -12,15 +12,22 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from perfgate.cli.main import main
-from perfgate.github.action import ActionInputs, check_argv, gate_exit, read_inputs, run_action
+from perfgate.console import Console
+from perfgate.core.check import Checked, CheckRequest
+from perfgate.core.exits import gate_exit
+from perfgate.errors import ExitStatus, MeasurementError
+from perfgate.github.action import run_action
 from perfgate.github.api import marker
+from perfgate.github.inputs import ActionInputs, check_request, read_inputs
 from perfgate.github.runner import RunContext, read_context
+from perfgate.layout import Layout
+from perfgate.results import Check, ResultsFile, VerdictName
 from tests.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
+from tests.runs import profile, run
 
 Capsys = pytest.CaptureFixture[str]
 REPO = "acme/shop"
@@ -81,30 +88,29 @@ def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gh: FakeGitHub) -> P
 
 
 class FakeCheck:
-    """Writes what `perfgate check` writes, with a chosen verdict, and records its argv."""
+    """Stands in for the core check: writes the files a check writes, with a chosen verdict,
+    or fails as a check that could not measure does; records each request."""
 
-    def __init__(self, verdict: str = "fail", status: int | None = None) -> None:
+    def __init__(self, verdict: VerdictName = "fail", status: int | None = None) -> None:
         self.verdict = verdict
         self.status = status
-        self.calls: list[list[str]] = []
+        self.calls: list[CheckRequest] = []
 
-    def __call__(self, argv: list[str]) -> int:
-        self.calls.append(argv)
-        if self.status not in (None, 0, 1):
-            return self.status  # type: ignore[return-value]
-        out = Path(argv[argv.index("--out") + 1])
-        out.mkdir(parents=True, exist_ok=True)
-        checks: list[dict[str, Any]] = [
-            {"endpoint": "health", "phase": "profile", "metric": "p95_ms", "status": "pass"},
-        ]
+    def __call__(self, request: CheckRequest, console: Console) -> Checked:
+        self.calls.append(request)
+        if self.status == ExitStatus.CANNOT_MEASURE:
+            raise MeasurementError("the app exited with code 3 before it was ready")
+        checks = [Check(endpoint="health", phase="profile", metric="p95_ms", status="pass",
+                        kind="absolute")]  # fmt: skip
         if self.verdict != "pass":
-            checks.append(
-                {"endpoint": "items", "phase": "profile", "metric": "p95_ms",
-                 "status": self.verdict, "message": "p95 9.1 ms over the 5 ms budget\n::x::y"}
-            )  # fmt: skip
-        (out / "results.json").write_text(json.dumps({"verdict": self.verdict, "checks": checks}))
-        (out / "report.md").write_text(f"## perfgate: {self.verdict.upper()}\n\ntable\n")
-        return 1 if self.verdict == "fail" else 0
+            message = "p95 9.1 ms over the 5 ms budget\n::x::y"
+            checks.append(Check(endpoint="items", phase="profile", metric="p95_ms",
+                                status=self.verdict, kind="absolute", message=message))  # fmt: skip
+        results = ResultsFile(verdict=self.verdict, checks=checks, run=run([profile("items")]))
+        layout = Layout(request.out)
+        console.write_text(layout.results, results.model_dump_json())
+        console.write_text(layout.report, f"## perfgate: {self.verdict.upper()}\n\ntable\n")
+        return Checked(results, layout, strict=False)
 
 
 def outputs(runner: Path) -> dict[str, str]:
@@ -168,7 +174,7 @@ def test_outputs_summary_and_annotations(runner: Path, capsys: Capsys) -> None:
         "::error file=thresholds.yaml,line=11,title=perfgate%3A fail::"
         "items profile p95_ms: p95 9.1 ms over the 5 ms budget%0A::x::y"
     ) in out
-    assert "::group::perfgate check -c thresholds.yaml --out .perfgate" in out
+    assert "::group::perfgate check -c thresholds.yaml" in out
     assert "::endgroup::" in out
 
 
@@ -182,23 +188,35 @@ def test_inconclusive_is_a_warning_and_fails_only_when_asked(
 
 
 @pytest.mark.parametrize(
-    "status, verdict, fail_on, expected",
+    "verdict, strict, fail_on, expected",
     [
-        (1, "fail", "fail", 1),
-        (1, "fail", "inconclusive", 1),
-        (1, "fail", "never", 0),
-        (0, "inconclusive", "fail", 0),
-        (0, "inconclusive", "inconclusive", 1),
-        (0, "pass", "inconclusive", 0),
-        (2, "error", "never", 2),
-        (3, "error", "never", 3),
-        (130, "error", "fail", 130),
+        ("fail", False, "fail", 1),
+        ("fail", False, "inconclusive", 1),
+        ("fail", True, "never", 0),
+        ("inconclusive", True, "fail", 0),
+        ("inconclusive", False, "inconclusive", 1),
+        ("pass", True, "inconclusive", 0),
+        # Without fail-on, the config's compare.strict decides (as for `perfgate check`).
+        ("inconclusive", True, None, 1),
+        ("inconclusive", False, None, 0),
+        ("fail", False, None, 1),
+        ("pass", True, None, 0),
     ],
 )
-def test_fail_on_maps_the_verdict_but_never_hides_a_broken_check(
-    status: int, verdict: str, fail_on: str, expected: int
+def test_one_exit_policy_fail_on_wins_else_compare_strict(
+    verdict: VerdictName, strict: bool, fail_on: str | None, expected: int
 ) -> None:
-    assert gate_exit(status, verdict, fail_on) == expected
+    assert gate_exit(verdict, strict=strict, fail_on=fail_on) == expected
+
+
+def test_a_broken_check_fails_the_step_whatever_fail_on_says(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INPUT_FAIL-ON", "never")
+    assert run_action(check=FakeCheck(status=3)) == 3
+    monkeypatch.setenv("INPUT_CONFIG", "missing.yaml")
+    assert run_action() == 2  # the real check: a config that does not exist
+    assert outputs(runner)["verdict"] == "error"
 
 
 def test_could_not_measure_still_fails_and_says_so_in_the_comment(
@@ -248,17 +266,18 @@ def test_two_jobs_keep_their_own_comments(
     assert len(gh.comments_on(REPO, 7)) == 3
 
 
-def test_argv_compares_with_the_pr_base_unless_told_otherwise(runner: Path) -> None:
+def test_a_pull_request_is_compared_with_its_base_unless_told_otherwise(runner: Path) -> None:
     ctx = read_context({"GITHUB_EVENT_PATH": str(runner / "event.json"), "GITHUB_REPOSITORY": REPO})
-    inputs = read_inputs({})
-    assert check_argv(inputs, ctx) == [
-        "check", "-c", "thresholds.yaml", "--out", ".perfgate", "--against", BASE_SHA,
-    ]  # fmt: skip
+    default = check_request(read_inputs({}), ctx)
+    assert default == CheckRequest(Path("thresholds.yaml"), Path(".perfgate"), against=BASE_SHA)
     with_baseline = read_inputs({"INPUT_BASELINE": "base.json", "INPUT_CONFIG": "perf.yaml"})
-    assert check_argv(with_baseline, ctx)[-4:] == ["--out", ".perfgate", "--baseline", "base.json"]
-    assert "--against" not in check_argv(read_inputs({"INPUT_AGAINST": "none"}), ctx)
+    request = check_request(with_baseline, ctx)
+    assert (request.config, request.baseline, request.against) == (
+        Path("perf.yaml"), Path("base.json"), None,
+    )  # fmt: skip
+    assert check_request(read_inputs({"INPUT_AGAINST": "none"}), ctx).against is None
     explicit = read_inputs({"INPUT_AGAINST": "origin/main", "INPUT_BASELINE": "b.json"})
-    assert check_argv(explicit, ctx)[-2:] == ["--against", "origin/main"]
+    assert check_request(explicit, ctx).against == "origin/main"
 
 
 def test_setup_runs_in_the_working_directory_and_its_failure_cannot_measure(
@@ -286,9 +305,9 @@ def test_the_prs_code_never_sees_the_token(
     monkeypatch.setenv("INPUT_SETUP", "env > setup-env.txt")
     seen: list[str] = []
 
-    def check(argv: list[str]) -> int:
+    def check(request: CheckRequest, console: Console) -> Checked:
         seen.append(repr(dict(os.environ)))  # what the app under test would inherit
-        return FakeCheck("fail")(argv)
+        return FakeCheck("fail")(request, console)
 
     assert run_action(check=check) == 1
     assert "INPUT_SETUP" in Path("setup-env.txt").read_text()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from perfgate.github.action import INPUT_DEFAULTS, ActionInputs, read_inputs
+from perfgate.github.inputs import INPUT_DEFAULTS, ActionInputs, read_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from perfgate.config import Config
-from perfgate.judge.gate import elasticity, judge
+from perfgate.judge.gate import judge
+from perfgate.judge.hostspeed import elasticity
 from perfgate.results import BaselineFile, Check, EndpointProfile, RunResult
 from perfgate.run.inapp.reference import IN_APP_PATH, OWN_APP_PATH
 from tests.runs import profile, run

@@ -6,15 +6,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from perfgate.config import AppConfig, Config, load_config
-from perfgate.measure.abtest import measure_pair
-from perfgate.measure.session import measure
+from perfgate.console import Console
+from perfgate.core.check import measure_ab, measure_stored
+from perfgate.layout import Layout
+from perfgate.measure.session import Side
 from perfgate.results import EndpointProfile, RunResult
-from perfgate.run.inapp.instrument import REFERENCE_PATH
-from perfgate.run.inapp.reference import OWN_APP_PATH
+from perfgate.run.inapp.reference import IN_APP_PATH, OWN_APP_PATH
 from perfgate.run.server import nth_instance
 
 # /items busy-waits 3 ms x the instance's hash seed: instance 1 answers in ~3 ms, instance 2 ~6.
 BY_SEED = {"TINY_SLOW_PATH": "/items", "TINY_SLOW_MS": "3", "TINY_SLOW_BY_SEED": "1"}
+
+
+def _measured(config: Config, out: Path) -> RunResult:
+    """A stored-mode run, as `perfgate check` measures it (no baseline, so no confirmation)."""
+    return measure_stored(config, None, Layout(out), Console())[0]
 
 
 def with_instances(path: Path, **compare: object) -> Config:
@@ -45,7 +51,7 @@ def test_a_stored_run_rotates_its_trials_over_the_instances(
     tiny_config: Callable[..., Path], tmp_path: Path
 ) -> None:
     config = with_instances(tiny_config(BY_SEED), run_instances=2, reference=True)
-    run = measure(config, tmp_path / "out")
+    run = _measured(config, tmp_path / "out")
 
     first, second, third, fourth = items_of(run).trial_medians_ms
     # Trials 1 and 3 ran on instance 1 (seed 1), trials 2 and 4 on instance 2 (seed 2).
@@ -54,7 +60,7 @@ def test_a_stored_run_rotates_its_trials_over_the_instances(
     assert "Listening at" in (tmp_path / "out" / "instance-2" / "app.log").read_text()
     assert not (tmp_path / "out" / "instance-3").exists()
     # perfgate wraps this app (a WSGI target), so its own workers answered the reference.
-    assert run.reference is not None and run.reference.path == REFERENCE_PATH
+    assert run.reference is not None and run.reference.path == IN_APP_PATH
     assert len(run.reference.trial_medians_ms) == 4 and run.reference.error_rate == 0
     assert not (tmp_path / "out" / "reference").exists()
 
@@ -66,7 +72,7 @@ def test_an_unwrapped_app_gets_a_reference_app_beside_each_instance(
     config = config.model_copy(
         update={"app": config.app.model_copy(update={"count_queries": False})}
     )
-    run = measure(config, tmp_path / "out")
+    run = _measured(config, tmp_path / "out")
 
     assert run.reference is not None and run.reference.path == OWN_APP_PATH
     assert len(run.reference.trial_medians_ms) == 4 and run.reference.error_rate == 0
@@ -77,7 +83,8 @@ def test_an_unwrapped_app_gets_a_reference_app_beside_each_instance(
 def test_an_ab_pair_shares_its_hash_seed(tiny_config: Callable[..., Path], tmp_path: Path) -> None:
     config = with_instances(tiny_config(BY_SEED), ab_instances=2)
     folder = config.folder
-    base, head = measure_pair(config, folder, folder, tmp_path / "ab", seed=3)
+    sides = (Side("base", folder, config.app), Side("head", folder, config.app))
+    base, head = measure_ab(config, *sides, Layout(tmp_path / "ab"), Console(), seed=3)
 
     assert base.instances == head.instances == 2
     base_items, head_items = (items_of(run) for run in (base, head))

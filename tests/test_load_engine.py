@@ -7,16 +7,10 @@ from pathlib import Path
 import pytest
 
 from perfgate.config import AppConfig, Endpoint, LoadConfig
-from perfgate.loadgen.client import (
-    Connection,
-    ErrorKind,
-    Outcome,
-    Target,
-    Watchdog,
-    build_request,
-    new_event_loop,
-)
+from perfgate.loadgen.aio import new_event_loop
+from perfgate.loadgen.client import Connection, ErrorKind, Outcome, Watchdog
 from perfgate.loadgen.engine import run_level, run_load
+from perfgate.loadgen.http1 import Target, build_request
 from perfgate.loadgen.netlimits import time_wait_count
 from perfgate.run.server import free_port, running_app
 from tests import adhoc_http as adhoc

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from perfgate.config import Config
 from perfgate.judge.gate import judge
 from perfgate.judge.stats import compare_paired, holm, min_detectable
-from perfgate.measure.abtest import balanced_orders, merge_levels
+from perfgate.measure.load import merge_levels
+from perfgate.measure.profile import balanced_orders
 from perfgate.results import EndpointProfile, Environment, LoadLevel, RunResult
 from tests.runs import level
 

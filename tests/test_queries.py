@@ -13,8 +13,10 @@ import pytest
 import yaml
 
 from perfgate.config import AppConfig, Config, load_config
+from perfgate.console import Console
+from perfgate.core.check import measure_stored
 from perfgate.judge.diagnose import diagnose
-from perfgate.measure.session import measure
+from perfgate.layout import Layout
 from perfgate.results import RunResult
 from perfgate.run.inapp import instrument
 from perfgate.run.inapp.instrument import normalize
@@ -23,6 +25,11 @@ from perfgate.run.server import gunicorn_command, running_app
 REPO = Path(__file__).resolve().parents[1]
 APPS = REPO / "tests" / "apps"
 QUICK = {"profile": {"warmup": 1, "samples": 5, "trials": 1}, "load": {"enabled": False}}
+
+
+def _measured(config: Config, out: Path) -> RunResult:
+    """A stored-mode run, as `perfgate check` measures it (no baseline, so no confirmation)."""
+    return measure_stored(config, None, Layout(out), Console())[0]
 
 
 def _config(tmp_path: Path, app: dict[str, Any], paths: dict[str, str]) -> Config:
@@ -57,7 +64,7 @@ def test_normalize_folds_literals_numbers_and_in_lists() -> None:
 
 
 def test_known_app_counts_are_exact(tmp_path: Path) -> None:
-    run = measure(_queries_app(tmp_path), tmp_path / "out")
+    run = _measured(_queries_app(tmp_path), tmp_path / "out")
     assert _by_name(run) == {"zero": 0, "one": 1, "three": 3, "n-plus-one": 13}
     assert run.queries_note is None
     n_plus_one = next(p for p in run.endpoints if p.name == "n-plus-one")
@@ -71,7 +78,9 @@ def test_known_app_counts_are_exact(tmp_path: Path) -> None:
 
 
 def test_switched_off_counts_nothing_and_says_why(tmp_path: Path) -> None:
-    run = measure(_queries_app(tmp_path, count_queries=False), tmp_path / "out")
+    run = measure_stored(
+        _queries_app(tmp_path, count_queries=False), None, Layout(tmp_path / "out"), Console()
+    )[0]
     assert set(_by_name(run).values()) == {None}
     assert run.queries_note is not None and "count_queries: false" in run.queries_note
 
@@ -79,7 +88,7 @@ def test_switched_off_counts_nothing_and_says_why(tmp_path: Path) -> None:
 def test_app_without_sqlalchemy_reports_null_not_zero(tmp_path: Path) -> None:
     shutil.copy(APPS / "tiny.py", tmp_path / "tiny.py")
     config = _config(tmp_path, {"target": "tiny:create_app()"}, {"health": "/health"})
-    run = measure(config, tmp_path / "out")
+    run = _measured(config, tmp_path / "out")
     assert _by_name(run) == {"health": None}
     assert run.queries_note is not None and "SQLAlchemy" in run.queries_note
 
@@ -115,7 +124,9 @@ def test_example_chef_list_is_caught_with_its_exact_count(tmp_path: Path) -> Non
         "env": {"SOFTFACTORY_DB": str(tmp_path / "sf.db"), "PYTHONPATH": str(REPO)},
     }
     paths = {"chef-list": "/api/coocook/chefs", "chef-detail": "/api/coocook/chefs/7"}
-    run = measure(_config(tmp_path, app, paths), tmp_path / "out")
+    run = measure_stored(_config(tmp_path, app, paths), None, Layout(tmp_path / "out"), Console())[
+        0
+    ]
     assert _by_name(run) == {"chef-list": 41, "chef-detail": 3}
     findings = [f for f in diagnose(run) if f.kind == "n_plus_one"]
     assert len(findings) == 1

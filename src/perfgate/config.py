@@ -95,7 +95,7 @@ class ProfileConfig(_Strict):
     warmup: int = Field(default=20, ge=0, le=100_000)
     samples: int = Field(default=900, ge=5, le=1_000_000)
     # 900 samples in 30 trials of 30 requests: in A/A checks of the example this narrowed the
-    # spread of the paired estimate by a fifth against 600 in 20 (README, "Defaults, and why").
+    # spread of the paired estimate by a fifth against 600 in 20 (docs/evidence/defaults.md).
     trials: int = Field(default=30, ge=1, le=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
 
@@ -181,28 +181,29 @@ class CompareConfig(_Strict):
 
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     # Between-run spread assumed when the baseline history is too short to estimate it (log scale,
-    # roughly a coefficient of variation). NOISE.md measured a 15% CV between runs, but as a host
-    # flipping between a fast and a slow state up to 2x apart; 0.25 keeps such a flip from
+    # roughly a coefficient of variation). Runs here spread by about 15% (docs/evidence/noise.md),
+    # as a host flipping between a fast and a slow state up to 2x apart; 0.25 keeps such a flip from
     # failing the gate against a single stored run, while a 3x slowdown still fails.
     noise_floor: float = Field(default=0.25, ge=0, le=2)
     # Stored baseline: sample a fixed reference workload in every profile trial and divide the
     # profile figures by it, so a host that got slower between runs is not taken for the code.
     reference: bool = True
     # The between-run spread assumed at least, once figures are divided by the reference: it
-    # removes most of the host's drift but not all (README, "Against a stored baseline").
+    # removes most of the host's drift but not all (docs/how-the-gate-decides.md).
     reference_floor: float = Field(default=0.02, ge=0, le=2)
     # Stored baseline: app instances per run (the reference workload is sampled beside each);
-    # profile trials rotate over them. Two processes of the same code differ by a few percent
-    # (where the scheduler puts them, their memory layout); a run of one instance carries all of
-    # that into the between-run spread, a run of three about 1/sqrt(3) of it (README).
+    # profile trials rotate over them. Two processes of the same code differ by a few percent (where
+    # the scheduler puts them, their memory layout); a run of one instance carries all of that into
+    # the between-run spread, a run of three about 1/sqrt(3) of it (docs/evidence/defaults.md).
     run_instances: int = Field(default=3, ge=1, le=8)
     # Stored baseline: measure the endpoints that fail a profile change once more, on fresh
-    # instances, and fail only the changes both measurements find; a slow spell of the host
-    # rarely lasts into the second one, a regression in the code always does (README).
+    # instances, and fail only the changes both measurements find; a slow spell of the host rarely
+    # lasts into the second one, a regression in the code always does
+    # (docs/how-the-gate-decides.md).
     confirm: bool = True
     strict: bool = False
     # check --against: spread between processes of the same code (log scale), which pairing
-    # cannot cancel; measured by A/A runs with two instances per side (README).
+    # cannot cancel; measured by A/A runs with two instances per side (docs/evidence/defaults.md).
     ab_floor: float = Field(default=0.01, ge=0, le=1)
     # check --against: instances of each side, started A1 B1 B2 A2 A3 B3; trials rotate over
     # them, so one process's own speed weighs on a third of the trials.
@@ -257,7 +258,7 @@ def load_config(path: str | Path) -> Config:
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: config file not found",
-            "create it (see README 'thresholds.yaml reference') or pass -c/--config",
+            "create it (see docs/configuration.md) or pass -c/--config",
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
@@ -279,7 +280,7 @@ def load_config(path: str | Path) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: expected a mapping with 'app' and 'endpoints' at the top",
-            "see README 'thresholds.yaml reference'",
+            "see docs/configuration.md",
         )
     try:
         config = Config.model_validate(data)

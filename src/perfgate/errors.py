@@ -1,15 +1,11 @@
 """Exit codes and the exception families each stage raises.
 
-Only the CLI catches these: it prints the one-line message and exits with the family's code.
+Only the shells catch these (through perfgate.core.exits): one line, the family's exit code.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from perfgate.results import RunResult
 
 
 class ExitStatus(IntEnum):
@@ -30,8 +26,6 @@ class PerfgateError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        # What was measured before the error, marked incomplete; the CLI writes it out.
-        self.partial: RunResult | None = None
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

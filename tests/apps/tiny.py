@@ -4,7 +4,8 @@ Environment knobs (read at start): TINY_SLOW_PATH and TINY_SLOW_MS make one path
 TINY_SLOW_BY_SEED multiplies that wait by the process's PYTHONHASHSEED (so each instance of a
 multi-instance run answers at its own, known speed), TINY_SLOW_STARTS limits that wait to the
 first N processes that load the app (counted in the file TINY_STARTS_FILE: a slow spell that has
-passed by the next run), TINY_FAIL_IMPORT makes the module fail to import.
+passed by the next run), TINY_FAIL_IMPORT makes the module fail to import, TINY_PRINT_ENV=NAME
+prints that variable at start-up (as apps that log their settings do, secrets included).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 
 if os.environ.get("TINY_FAIL_IMPORT"):
     raise RuntimeError("tiny app told to fail at import (TINY_FAIL_IMPORT)")
+if os.environ.get("TINY_PRINT_ENV"):
+    _shown = os.environ["TINY_PRINT_ENV"]
+    print(f"tiny starting with {_shown}={os.environ.get(_shown, '')}", flush=True)
 
 StartResponse = Callable[..., Any]
 

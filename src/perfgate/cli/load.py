@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from perfgate.config import Endpoint, LoadConfig
+from perfgate.console import Console
 from perfgate.errors import ConfigError, ExitStatus, MeasurementError
 from perfgate.loadgen.engine import run_level
-from perfgate.results import LoadLevel
+from perfgate.report.load import as_json, as_text
 
-POINTS = ("p50", "p90", "p95", "p99", "p999", "max")
 FLAGS = {
     "concurrency": "-c/--concurrency",
     "duration_s": "-d/--duration",
@@ -89,7 +89,7 @@ def parse_target(args: argparse.Namespace) -> tuple[str, Endpoint, LoadConfig]:
     return base, endpoint, config
 
 
-def cmd_load(args: argparse.Namespace) -> ExitStatus:
+def cmd_load(args: argparse.Namespace, console: Console) -> ExitStatus:
     base, endpoint, config = parse_target(args)
     progress = _Progress(config) if sys.stdout.isatty() else None
     try:
@@ -100,9 +100,9 @@ def cmd_load(args: argparse.Namespace) -> ExitStatus:
         if progress is not None:
             progress.clear()
     if args.json:
-        print(json.dumps(as_json(args.url, level), indent=2))
+        console.show(json.dumps(as_json(args.url, level), indent=2))
     else:
-        print(as_text(args.url, level), end="")
+        console.show(as_text(args.url, level), end="")
     succeeded = round(level.success_rate * (level.requests + level.dropped))
     if level.requests and not succeeded and not level.status_codes:
         errors = ", ".join(f"{k}: {v}" for k, v in level.errors.items())
@@ -124,51 +124,3 @@ class _Progress:
     def clear(self) -> None:
         sys.stdout.write("\r\033[K")
         sys.stdout.flush()
-
-
-def as_json(url: str, level: LoadLevel) -> dict[str, Any]:
-    return {
-        "url": url,
-        "model": level.model,
-        "connections": level.concurrency,
-        "target_rps": level.target_rps,
-        "requests": level.requests,
-        "duration_s": level.duration_s,
-        "rps": level.rps,
-        "success_rate": round(level.success_rate, 6),
-        "latency_ms": {name: level.latency_ms.get(name) for name in POINTS},
-        "errors": level.errors,
-        "status_codes": level.status_codes,
-        "dropped": level.dropped,
-        "send_lateness_ms": level.send_lateness_ms,
-        "client_cpu_us_per_request": level.client_cpu_us_per_request,
-        "client_cpu_share": level.client_cpu_share,
-        "client_limited": level.client_limited,
-        "notes": level.notes,
-    }
-
-
-def as_text(url: str, level: LoadLevel) -> str:
-    model = "closed loop" if level.model == "closed" else f"open at {level.target_rps:g} req/s"
-    lat = level.latency_ms
-    points = "  ".join(
-        f"{name.replace('p999', 'p99.9')} {lat[name]:.2f}" for name in POINTS if name in lat
-    )
-    lines = [
-        f"perfgate load {url}: {level.concurrency} connections, {model}, {level.duration_s:g} s",
-        f"  requests    {level.requests:,} ({level.rps:,.1f} req/s, "
-        f"{level.success_rate:.2%} succeeded)",
-        f"  latency ms  {points or '-'}",
-        "  status      " + (", ".join(f"{k}: {v:,}" for k, v in level.status_codes.items()) or "-"),
-        "  errors      " + (", ".join(f"{k}: {v:,}" for k, v in level.errors.items()) or "none"),
-        f"  client CPU  {level.client_cpu_us_per_request:.1f} µs/request "
-        f"({level.client_cpu_share:.0%} of one core)",
-    ]
-    if level.model == "open":
-        late = level.send_lateness_ms
-        lines.append(
-            f"  schedule    {level.dropped:,} dropped; send lateness ms p50 "
-            f"{late.get('p50', 0):.2f}  p99 {late.get('p99', 0):.2f}  max {late.get('max', 0):.2f}"
-        )
-    lines += [f"  note: {note}" for note in level.notes]
-    return "\n".join(lines) + "\n"

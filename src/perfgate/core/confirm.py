@@ -1,21 +1,20 @@
 """Stored-baseline mode: a profile change that would fail the gate is measured a second time.
 
 Against a stored baseline, the false alarms that remain come from slow spells of the host that the
-reference workload does not follow: measured before this step (README, "Measured: false alarms
-and detection", earlier rows), two of 40 A/A checks against a rolling history failed, each with
-three endpoints 20-25% slower at once. A regression lives in the code and shows again when the
-same endpoints are measured again on freshly started app instances; a slow spell has mostly
-passed by then. So the endpoints that failed are profiled once more (same samples and trials, no
-load phase) and gate.judge fails only the changes that both measurements find.
+reference workload does not follow: measured before this step
+(docs/evidence/false-alarms-and-power.md, earlier rows), two of 40 A/A checks against a rolling
+history failed, each with three endpoints 20-25% slower at once. A regression lives in the code and
+shows again when the same endpoints are measured again on freshly started app instances; a slow
+spell has mostly passed by then. So the endpoints that failed are profiled once more (same samples
+and trials, no load phase) and gate.judge fails only the changes that both measurements find.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from perfgate.config import Config
 from perfgate.judge.gate import judge
-from perfgate.measure.session import Progress, measure
+from perfgate.layout import Layout
+from perfgate.measure.session import Progress, RunRecord, Side, measure
 from perfgate.results import BaselineFile, RunResult
 
 
@@ -23,16 +22,20 @@ def confirm(
     config: Config,
     run: RunResult,
     baseline: BaselineFile | None,
-    out_dir: Path,
+    layout: Layout,
     progress: Progress,
 ) -> RunResult | None:
-    """Measure the endpoints that fail a profile change in `run` once more (logs under
-    `out_dir/confirm`); None when nothing needs confirming. Raises as measure() does."""
+    """Measure the endpoints that fail a profile change in `run` once more (logs under the
+    layout's confirmation folder); None when nothing needs confirming. Raises as measure()
+    does."""
     names = endpoints_to_confirm(config, run, baseline)
     if not names:
         return None
     progress(f"slower than the baseline allows: {', '.join(names)}; measuring again to confirm")
-    return measure(confirmation_config(config, names), out_dir / "confirm", progress)
+    second = confirmation_config(config, names)
+    record = RunRecord(second, Side(None, config.folder, config.app))
+    measure(second, layout.confirmation(), record, progress)
+    return record.result()
 
 
 def endpoints_to_confirm(

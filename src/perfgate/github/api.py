@@ -247,7 +247,7 @@ def _explain(message: str, status: int | None) -> str:
     if status in (401, 403):
         return (
             f"could not post the PR comment: {message}. The token is read-only (a pull request "
-            "from a fork, or missing `pull-requests: write`); the README section "
-            "'Pull requests from forks' shows the workflow_run comment flow"
+            "from a fork, or missing `pull-requests: write`); docs/github-action.md "
+            "(pull requests from forks) shows the workflow_run comment flow"
         )
     return f"could not post the PR comment: {message}"

@@ -2,8 +2,8 @@
 
 Every rule looks at figures in the run (statement counts, sizes, load levels, server settings),
 fires only when those figures cross a stated limit, and puts the figures it used in `evidence`.
-A rule without the figures it needs says nothing. Rules and limits are listed in the README
-("Findings"); the response-time ratings are here too (`RATINGS`).
+A rule without the figures it needs says nothing. Rules and limits are listed in
+docs/report.md; the response-time ratings are here too (`RATINGS`).
 """
 
 from __future__ import annotations

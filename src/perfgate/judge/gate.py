@@ -1,6 +1,6 @@
 """Judge a run: absolute budgets, and the change against the baseline runs.
 
-The decision rule (README, "How the gate decides"):
+The decision rule (docs/how-the-gate-decides.md):
 - absolute budget: fail when the measured figure is over its limit, else pass;
 - relative check: estimate the change from trial-level figures (stats.compare_trials), adjust the
   p-values of all relative checks together (Holm); fail only when the change is significant after
@@ -17,7 +17,9 @@ from dataclasses import dataclass, replace
 from statistics import geometric_mean
 
 from perfgate.config import Budget, Config
+from perfgate.judge.budgets import load_budgets, profile_budgets
 from perfgate.judge.exact import exact_checks
+from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.relative import Pending, decide, relative
 from perfgate.judge.stats import holm
 from perfgate.results import (
@@ -25,7 +27,6 @@ from perfgate.results import (
     Check,
     EndpointProfile,
     LoadLevel,
-    Phase,
     RunResult,
     VerdictName,
 )
@@ -69,7 +70,7 @@ def judge(
     slopes: dict[str, float] = {}
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
-        checks += _profile_budgets(profile, budget)
+        checks += profile_budgets(profile, budget)
         checks += exact_checks(profile, budget, history, run.queries_note)
         pending += _profile_changes(config, profile, budget, history, paired, host, slopes)
     if slopes:
@@ -81,7 +82,7 @@ def judge(
             "of a run whose host was far from the baseline runs' usual speed."
         )
     for level in run.load:
-        checks += _load_budgets(config, level)
+        checks += load_budgets(config, level)
         pending += _load_changes(config, level, history, paired)
 
     adjusted = holm([1.0 if p.check.p_value is None else p.check.p_value for p in pending])
@@ -193,7 +194,7 @@ def _confirmed(
 def _moved_together(checks: list[Check]) -> list[str]:
     """Against a stored baseline, several endpoints failing their median at once is what a host
     episode the reference did not follow looks like, as well as a cost every request pays:
-    measured (README, "Measured: false alarms and detection"), so the report says how to tell."""
+    measured (docs/evidence/false-alarms-and-power.md), so the report says how to tell."""
     failed = [
         c
         for c in checks
@@ -223,81 +224,6 @@ def _endpoint_differences(run: RunResult, history: Sequence[RunResult]) -> list[
         names = ", ".join(sorted(ours - theirs))
         notes.append(f"Endpoints not in the baseline (absolute budgets only): {names}.")
     return notes
-
-
-def _absolute(
-    endpoint: str, phase: Phase, metric: str, current: float | None, limit: float | None, unit: str
-) -> Check | None:
-    if limit is None:
-        return None
-    if current is None:
-        return Check(
-            endpoint=endpoint,
-            phase=phase,
-            metric=metric,
-            kind="absolute",
-            status="fail",
-            limit=limit,
-            message="no successful response to measure",
-        )
-    over = current > limit
-    return Check(
-        endpoint=endpoint,
-        phase=phase,
-        metric=metric,
-        kind="absolute",
-        status="fail" if over else "pass",
-        current=current,
-        limit=limit,
-        message=f"{current:.4g}{unit} {'>' if over else '<='} limit {limit:.4g}{unit}",
-    )
-
-
-def _at_least(endpoint: str, metric: str, current: float, limit: float | None) -> Check | None:
-    if limit is None:
-        return None
-    under = current < limit
-    return Check(
-        endpoint=endpoint,
-        phase="load",
-        metric=metric,
-        kind="absolute",
-        status="fail" if under else "pass",
-        current=current,
-        limit=limit,
-        message=f"{current:.4g} req/s {'<' if under else '>='} minimum {limit:.4g} req/s",
-    )
-
-
-def _profile_budgets(profile: EndpointProfile, budget: Budget) -> list[Check]:
-    s = profile.latency_ms
-    name = profile.name
-    candidates = [
-        _absolute(name, "profile", "p50_ms", s.median if s else None, budget.p50_ms, " ms"),
-        _absolute(name, "profile", "p95_ms", s.p95 if s else None, budget.p95_ms, " ms"),
-        _absolute(name, "profile", "p99_ms", s.p99 if s else None, budget.p99_ms, " ms"),
-        _absolute(name, "profile", "error_rate", profile.error_rate, budget.error_rate, ""),
-    ]
-    return [c for c in candidates if c is not None]
-
-
-def _load_budgets(config: Config, level: LoadLevel) -> list[Check]:
-    default = config.budgets.default
-    label = f"all @ c={level.concurrency}"
-    checks = [
-        _absolute(label, "load", "error_rate", 1 - level.success_rate, default.error_rate, ""),
-        _at_least(label, "rps", level.rps, default.min_rps),
-    ]
-    for share in level.endpoints:
-        own = config.budgets.endpoints.get(share.name)
-        if own is None:
-            continue
-        name = f"{share.name} @ c={level.concurrency}"
-        rate = share.errors / share.requests if share.requests else 0.0
-        if "error_rate" in own.model_fields_set:
-            checks.append(_absolute(name, "load", "error_rate", rate, own.error_rate, ""))
-        checks.append(_at_least(name, "rps", share.rps, own.min_rps))
-    return [c for c in checks if c is not None]
 
 
 def _profile_changes(
@@ -345,102 +271,12 @@ def _profile_changes(
     return pending
 
 
-# How far from 1 an endpoint's elasticity to the reference is expected to be, before its own
-# history says: the root mean square of (elasticity - 1) over the example's five endpoints in
-# four stored A/A rows of the bench, 45-69 runs each (README, "Against a stored baseline").
-ELASTICITY_PRIOR_SD = 0.35
-
-
-@dataclass(frozen=True)
-class Elasticity:
-    """How many percent an endpoint's figure moves per percent of the reference's (the slope of
-    log figure on log reference over the baseline runs), and the variance of that slope."""
-
-    slope: float
-    variance: float
-
-
-def elasticity(hosts: Sequence[float], figures: Sequence[float]) -> Elasticity:
-    """Fit the slope of `figures` on `hosts` (both logs, one per baseline run) and shrink it
-    toward 1, the reference's own, by a normal prior of sd ELASTICITY_PRIOR_SD.
-
-    Why: measured in the bench, the example's heavy endpoints slow down 1.3-1.5 times as much
-    as the reference when the host does, its light ones about as much; divided by the reference
-    alone, a run on a slow host read a heavy endpoint +17% slower. Ten baseline runs fix the
-    slope only roughly (about +-0.2), hence the prior, and the slope's remaining variance widens
-    the interval of a run whose host was far from the baseline runs' typical speed."""
-    prior = 1 / ELASTICITY_PRIOR_SD**2
-    n = len(hosts)
-    if n < 3:
-        return Elasticity(1.0, 1 / prior)
-    x_bar, y_bar = sum(hosts) / n, sum(figures) / n
-    sxx = sum((x - x_bar) ** 2 for x in hosts)
-    if sxx <= 0:
-        return Elasticity(1.0, 1 / prior)
-    slope = sum((x - x_bar) * (y - y_bar) for x, y in zip(hosts, figures, strict=True)) / sxx
-    residual = sum(
-        (y - y_bar - slope * (x - x_bar)) ** 2 for x, y in zip(hosts, figures, strict=True)
-    ) / (n - 2)
-    if residual <= 0:
-        return Elasticity(slope, 0.0)
-    weight = sxx / residual  # the inverse of the fitted slope's variance
-    return Elasticity((weight * slope + prior) / (weight + prior), 1 / (weight + prior))
-
-
 def _trial_figures(profile: EndpointProfile, metric: str) -> list[float]:
     return profile.trial_medians_ms if metric == "median" else profile.trial_p95_ms
 
 
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
-
-
-@dataclass(frozen=True)
-class HostSpeed:
-    """The reference workload's latency in this run and in each baseline run (geometric means
-    of its trial medians and of its trial p95s, ms): how fast the host was, apart from any
-    change of the code."""
-
-    now: float
-    runs: list[float]
-    # The tails apart: a slow spell of the host lengthens the tail of every workload more than
-    # its median, so an endpoint's p95 is divided by the reference's p95 (README, "Against a
-    # stored baseline": the spread of p95 changes narrowed in all four bench rows replayed).
-    tail_now: float
-    tail_runs: list[float]
-
-    def factors(self, metric: str) -> tuple[float, list[float]]:
-        """This run's and each baseline run's divisor for an endpoint's trial `metric`."""
-        return (self.tail_now, self.tail_runs) if metric == "p95" else (self.now, self.runs)
-
-    def note(self) -> str:
-        ratio = self.now / geometric_mean(self.runs)
-        if abs(ratio - 1) < 0.005:
-            pace = "as fast as"
-        elif ratio > 1:
-            pace = f"{ratio - 1:.0%} slower than"
-        else:
-            pace = f"{1 - ratio:.0%} faster than"
-        return (
-            f"Host speed: perfgate's fixed reference workload took {self.now:.3g} ms in this run, "
-            f"{pace} in the baseline runs; that is the host, not the code, so profile changes "
-            "are measured relative to it, scaled by how much each endpoint followed it across "
-            "the baseline runs."
-        )
-
-
-def host_speed(run: RunResult, history: Sequence[RunResult]) -> HostSpeed | None:
-    """Present when this run and every baseline run sampled the reference workload the same
-    way (inside the app's workers, or as an app of its own: its path tells which)."""
-    kind = run.reference.path if run.reference else None
-    references = [
-        r.reference if r.reference and r.reference.path == kind else None for r in (run, *history)
-    ]
-    if not history or not all(r and r.trial_medians_ms and r.trial_p95_ms for r in references):
-        return None
-    medians = [geometric_mean(r.trial_medians_ms) for r in references if r]
-    tails = [geometric_mean(r.trial_p95_ms) for r in references if r]
-    return HostSpeed(medians[0], medians[1:], tails[0], tails[1:])
 
 
 def _load_changes(

@@ -2,8 +2,9 @@
 
 scipy lives here and nowhere else. The comparison works on trials, not requests: each trial gives
 one figure (say, its median latency), and the spread between trials and between runs is what the
-interval is built from. Requests inside one run are far from independent (NOISE.md: a test over
-200 vs 200 requests fires 40% of the time on an unchanged app), so they are never the unit.
+interval is built from. Requests inside one run are far from independent (docs/evidence/noise.md: a
+test over 200 vs 200 requests fires 40% of the time on an unchanged app), so they are never the
+unit.
 """
 
 from __future__ import annotations

@@ -25,24 +25,16 @@ import asyncio
 import errno
 import math
 import os
-import signal
 import socket
 import struct
-import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-from perfgate.config import Endpoint
-from perfgate.errors import Terminated
+from perfgate.loadgen.http1 import ProtocolError, ResponseParser, Target
 from perfgate.loadgen.pollloop import PollLoop, Timer
 
-T = TypeVar("T")
-
-MAX_HEADER_BYTES = 64 * 1024
 # Below glibc's mmap threshold (128 KiB): a larger read buffer is mapped and unmapped per read,
 # which cost ~30 us per request (measured).
 RECV_BYTES = 65536
@@ -53,9 +45,9 @@ _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 ONE_SEGMENT = 1400
 # The C socket type under socket.socket: the Python subclass adds an __init__ and a close() in
 # Python (file-object bookkeeping this client never uses), about a microsecond per connection.
-# Against a server that waits for the client to close (gunicorn's sync workers do), each
-# microsecond the client spends per request holds a worker longer: measured here, 6 us less
-# client time per request gave the server 2.3% more throughput (README, "Measured against wrk").
+# Against a server that waits for the client to close (gunicorn's sync workers do), each microsecond
+# the client spends per request holds a worker longer: measured here, 6 us less client time per
+# request gave the server 2.3% more throughput (docs/evidence/load-engine-vs-wrk.md).
 RawSocket = _socket.socket
 _NEVER = math.inf
 
@@ -79,188 +71,6 @@ class Outcome:
     status: int | None
     nbytes: int
     error: ErrorKind | None
-
-
-@dataclass(frozen=True)
-class Target:
-    host: str
-    port: int
-    address: str = ""  # the resolved IP, so connecting does not resolve the name each time
-
-    @classmethod
-    def from_url(cls, base_url: str) -> Target:
-        parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"only http:// URLs are supported, got {base_url!r}")
-        try:
-            port = parts.port or 80
-        except ValueError:
-            raise ValueError(f"bad port in {base_url!r}") from None
-        return cls(parts.hostname, port)
-
-    def resolved(self) -> Target:
-        """This target with its address looked up once (raises OSError if it cannot be)."""
-        if self.address:
-            return self
-        info = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
-        return Target(self.host, self.port, str(info[0][4][0]))
-
-
-def build_request(target: Target, endpoint: Endpoint) -> bytes:
-    body = (endpoint.body or "").encode()
-    host = target.host if ":" not in target.host else f"[{target.host}]"
-    headers = {
-        "Host": f"{host}:{target.port}",
-        "User-Agent": "perfgate",
-        "Accept": "*/*",
-        **endpoint.headers,
-    }
-    if body or endpoint.method in ("POST", "PUT", "PATCH"):
-        headers["Content-Length"] = str(len(body))
-    head = f"{endpoint.method} {endpoint.path} HTTP/1.1\r\n"
-    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    return head.encode("latin-1") + b"\r\n" + body
-
-
-class ProtocolError(Exception):
-    pass
-
-
-# Parser states.
-_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _TRAILER, _UNTIL_EOF = range(6)
-
-
-class ResponseParser:
-    """Finds where one HTTP/1.1 answer ends; keeps its status, body size and keep-alive."""
-
-    __slots__ = ("buffer", "state", "remaining", "head_only", "status", "nbytes", "keep_alive")
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.state = _HEAD
-        self.remaining = 0
-        self.head_only = False
-        self.status = 0
-        self.nbytes = 0
-        self.keep_alive = True
-
-    def start(self, head_only: bool) -> None:
-        self.head_only = head_only
-        self.state = _HEAD
-        self.buffer = b""
-
-    @property
-    def until_eof(self) -> bool:
-        return self.state == _UNTIL_EOF
-
-    def feed(self, data: bytes) -> bool:
-        """Take the next bytes; True once the answer is complete (raises ProtocolError)."""
-        if self.buffer:
-            data = self.buffer + data
-            self.buffer = b""
-        pos, size = 0, len(data)
-        while True:
-            state = self.state
-            if state == _HEAD:
-                end = data.find(b"\r\n\r\n", pos)
-                if end < 0:
-                    self._keep(data, pos)
-                    return False
-                done = self._parse_head(data[pos : end + 2])
-                pos = end + 4
-                if done:
-                    return True
-            elif state == _LENGTH:
-                available = size - pos
-                if available >= self.remaining:
-                    return True
-                self.remaining -= available
-                return False
-            elif state == _CHUNK_SIZE:
-                end = data.find(b"\r\n", pos)
-                if end < 0:
-                    self._keep(data, pos)
-                    return False
-                try:
-                    chunk = int(data[pos:end].split(b";", 1)[0], 16)
-                except ValueError:
-                    raise ProtocolError(f"bad chunk size {data[pos:end][:20]!r}") from None
-                if chunk < 0:
-                    raise ProtocolError("negative chunk size")
-                pos = end + 2
-                self.nbytes += chunk
-                if chunk == 0:
-                    self.state = _TRAILER
-                else:
-                    self.remaining = chunk + 2  # the chunk and its CRLF
-                    self.state = _CHUNK_DATA
-            elif state == _CHUNK_DATA:
-                available = size - pos
-                if available < self.remaining:
-                    self.remaining -= available
-                    return False
-                pos += self.remaining
-                self.state = _CHUNK_SIZE
-            elif state == _TRAILER:
-                end = data.find(b"\r\n", pos)
-                if end < 0:
-                    self._keep(data, pos)
-                    return False
-                if end == pos:
-                    return True
-                pos = end + 2
-            else:  # _UNTIL_EOF
-                self.nbytes += size - pos
-                return False
-
-    def _keep(self, data: bytes, pos: int) -> None:
-        rest = data[pos:]
-        if len(rest) > MAX_HEADER_BYTES:
-            raise ProtocolError("header or chunk line longer than 64 KiB")
-        self.buffer = rest
-
-    def _parse_head(self, head: bytes) -> bool:
-        """Read the status line and framing headers; True when the answer has no body."""
-        code = head[9:12]
-        if not head.startswith(b"HTTP/1.") or head[8:9] != b" " or not code.isdigit():
-            raise ProtocolError(f"bad status line {head[:40]!r}")
-        status = int(code)
-        if 100 <= status < 200 and status != 101:
-            return False  # an interim answer: the real one follows
-        lower = head.lower()
-        keep_alive = head[7] == 49  # HTTP/1.1 keeps alive unless told otherwise; 1.0 does not
-        value = _header(lower, b"\r\nconnection:")
-        if value is not None:
-            keep_alive = b"close" not in value and (keep_alive or b"keep-alive" in value)
-        self.status = status
-        self.keep_alive = keep_alive
-        self.nbytes = 0
-        if self.head_only or status in (204, 304):
-            return True
-        if b"chunked" in (_header(lower, b"\r\ntransfer-encoding:") or b""):
-            self.state = _CHUNK_SIZE
-            return False
-        length = _header(lower, b"\r\ncontent-length:")
-        if length is not None:
-            length = length.strip()
-            if not length.isdigit():
-                raise ProtocolError(f"bad Content-Length {length[:20]!r}")
-            self.nbytes = self.remaining = int(length)
-            if not self.remaining:
-                return True
-            self.state = _LENGTH
-        else:
-            self.state = _UNTIL_EOF
-            self.keep_alive = False
-        return False
-
-
-def _header(lower_head: bytes, name: bytes) -> bytes | None:
-    start = lower_head.find(name)
-    if start < 0:
-        return None
-    start += len(name)
-    return lower_head[start : lower_head.find(b"\r\n", start)]
 
 
 class Watchdog:
@@ -544,60 +354,3 @@ def connect_error_kind(exc: OSError) -> ErrorKind:
     if exc.errno in (errno.EMFILE, errno.ENFILE):
         return ErrorKind.FILES
     return ErrorKind.CONNECT
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where installed: it halves the client's CPU per request."""
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:
-        return asyncio.new_event_loop()
-
-
-def run_interruptible(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` on a fresh loop. SIGINT or SIGTERM cancels it cleanly (every connection is
-    closed by the coroutines' own `finally`), then surfaces as KeyboardInterrupt or Terminated.
-
-    Why not let the Python signal handler raise: raised in the middle of the loop's machinery,
-    it leaves tasks and transports half-done, and their finalizers print tracebacks.
-    """
-    loop = new_event_loop()
-    task = loop.create_task(coro)
-    received: list[signal.Signals] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(sig)
-        task.cancel()
-
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            saved[sig] = signal.getsignal(sig)
-            loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        return loop.run_until_complete(task)
-    except asyncio.CancelledError:
-        if not received:
-            raise
-        raise (Terminated() if received[0] == signal.SIGTERM else KeyboardInterrupt()) from None
-    finally:
-        for sig, handler in saved.items():
-            loop.remove_signal_handler(sig)
-            # remove_signal_handler resets to the default: give back the caller's handler.
-            signal.signal(sig, handler)
-        _finish(loop)
-
-
-def _finish(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what is still running and let it close its connections, then close the loop."""
-    try:
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        loop.close()

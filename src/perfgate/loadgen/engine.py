@@ -20,14 +20,9 @@ import time
 from collections.abc import Callable
 
 from perfgate.config import Endpoint, LoadConfig
-from perfgate.loadgen.client import (
-    Connection,
-    ErrorKind,
-    Target,
-    Watchdog,
-    build_request,
-)
+from perfgate.loadgen.client import Connection, ErrorKind, Watchdog
 from perfgate.loadgen.histogram import LogHistogram
+from perfgate.loadgen.http1 import Target, build_request
 from perfgate.loadgen.netlimits import ensure_file_limit, port_pressure
 from perfgate.loadgen.pollloop import PollLoop
 from perfgate.loadgen.selfcheck import CLIENT_BUSY_SHARE, self_check_notes

@@ -1,10 +1,13 @@
 """Sequential samples per endpoint: warm-up, then trials of back-to-back requests.
 
-Each trial visits every endpoint in turn (the order reshuffled per trial with a fixed seed), so
-a slow minute of the machine touches all endpoints alike instead of landing on one of them.
-Given several instances of the app, trials rotate over them, so one process's own speed (it
-differs by a few percent between processes of the same code) weighs on a third of the trials,
-not on all.
+Each trial visits every endpoint in turn (the order reshuffled per trial), so a slow minute of the
+machine touches all endpoints alike instead of landing on one of them. Given several instances of
+the app, trials rotate over them, so one process's own speed (it differs by a few percent between
+processes of the same code) weighs on a share of the trials, not on all.
+
+In A/B (`profile_pair`) the requests of a trial alternate between the sides one at a time
+(AB BA AB ..., the starting side balanced over trials and shuffled), so both halves of a pair are
+measured over the same fraction of a second.
 """
 
 from __future__ import annotations
@@ -17,18 +20,17 @@ from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint, ProfileConfig
 from perfgate.judge.stats import percentile, summarize_ms
-from perfgate.loadgen.client import (
-    Connection,
-    ErrorKind,
-    Outcome,
-    Target,
-    build_request,
-    run_interruptible,
-)
+from perfgate.loadgen.aio import run_interruptible
+from perfgate.loadgen.client import Connection, ErrorKind, Outcome
+from perfgate.loadgen.http1 import Target, build_request
 from perfgate.results import EndpointProfile
 
-# The name of the fixed workload of perfgate.reference, profiled beside the endpoints.
+# The name of the fixed workload of perfgate.run.inapp.reference, profiled beside the endpoints.
 REFERENCE_NAME = "(reference)"
+
+# Per app instance: the endpoints, each with the URL it is requested at.
+Bound = list[tuple[Endpoint, str]]
+Trials = dict[str, list[list[Outcome]]]
 
 
 def profile_endpoints(
@@ -43,16 +45,14 @@ def profile_endpoints(
     goes to instance t mod their number). If this raises (a signal, say), `collected` receives
     the summaries of the trials that finished, so the caller can keep them.
 
-    With `reference_urls` (where perfgate.run.inapp.reference answers, path included: one per app
-    instance), every trial also samples the reference workload; its summary comes last, named
-    REFERENCE_NAME."""
+    With `reference_urls` (where the reference workload answers, path included: one per app
+    instance), every trial also samples it; its summary comes last, named REFERENCE_NAME."""
     instances = [[(e, url) for e in endpoints] for url in urls]
     if reference_urls:
         for bound, reference_url in zip(instances, reference_urls, strict=True):
             path = urlsplit(reference_url).path
             bound.append((Endpoint(name=REFERENCE_NAME, path=path), reference_url))
-    names = [e.name for e, _ in instances[0]]
-    outcomes: dict[str, list[list[Outcome]]] = {name: [] for name in names}
+    outcomes: Trials = {e.name: [] for e, _ in instances[0]}
     try:
         return run_interruptible(_profile(instances, config, seed, outcomes))
     except BaseException:
@@ -62,46 +62,112 @@ def profile_endpoints(
         raise
 
 
-async def _profile(
-    instances: list[list[tuple[Endpoint, str]]],
+def profile_pair(
+    urls: Sequence[tuple[str, str]],
+    endpoints: list[Endpoint],
     config: ProfileConfig,
-    seed: int,
-    outcomes: dict[str, list[list[Outcome]]],
-) -> list[EndpointProfile]:
-    connections: dict[Target, Connection] = {}
-    # Per instance: each endpoint's connection and encoded request.
-    requests: list[dict[str, tuple[Connection, bytes]]] = []
-    for bound in instances:
-        prepared = {}
-        for endpoint, url in bound:
-            target = Target.from_url(url)
-            if target not in connections:
-                connections[target] = Connection(target)
-            connection = connections[target]
-            prepared[endpoint.name] = (connection, build_request(connection.target, endpoint))
-        requests.append(prepared)
-    order = [e for e, _ in instances[0]]
-    try:
-        for prepared in requests:
-            for endpoint in order:
+    rng: random.Random,
+) -> tuple[list[EndpointProfile], list[EndpointProfile]]:
+    """Profile base and head side by side: `urls` holds one (base, head) pair of instances per
+    pair of app instances; trials rotate over the pairs. Returns (base, head) profiles."""
+    instances = [[(e, url) for e in endpoints] for pair in urls for url in pair]
+    base: Trials = {e.name: [] for e in endpoints}
+    head: Trials = {e.name: [] for e in endpoints}
+    run_interruptible(_profile_pair(instances, endpoints, config, rng, (base, head)))
+    return (
+        [summarize_trials(e, base[e.name]) for e in endpoints],
+        [summarize_trials(e, head[e.name]) for e in endpoints],
+    )
+
+
+class _Prepared:
+    """Per app instance, each endpoint's connection and encoded request (instances that share
+    a host and port, such as an app and the reference inside it, share the connection)."""
+
+    def __init__(self, instances: list[Bound]) -> None:
+        self.connections: dict[Target, Connection] = {}
+        self.requests: list[dict[str, tuple[Connection, bytes]]] = []
+        for bound in instances:
+            prepared = {}
+            for endpoint, url in bound:
+                target = Target.from_url(url)
+                connection = self.connections.setdefault(target, Connection(target))
+                prepared[endpoint.name] = (connection, build_request(target, endpoint))
+            self.requests.append(prepared)
+
+    async def warm_up(self, endpoints: list[Endpoint], config: ProfileConfig) -> None:
+        for prepared in self.requests:
+            for endpoint in endpoints:
                 connection, raw = prepared[endpoint.name]
                 for _ in range(config.warmup):
                     await connection.request(raw, config.timeout_s, endpoint.method == "HEAD")
+
+    async def close(self) -> None:
+        for connection in self.connections.values():
+            await connection.close()
+
+
+async def _profile(
+    instances: list[Bound], config: ProfileConfig, seed: int, outcomes: Trials
+) -> list[EndpointProfile]:
+    order = [e for e, _ in instances[0]]
+    prepared = _Prepared(instances)
+    try:
+        await prepared.warm_up(order, config)
         shuffle = random.Random(seed)
-        per_trial = split_samples(config.samples, config.trials)
-        for t, count in enumerate(per_trial):
+        for t, count in enumerate(split_samples(config.samples, config.trials)):
             shuffle.shuffle(order)
-            prepared = requests[t % len(requests)]
+            requests = prepared.requests[t % len(instances)]
             for endpoint in order:
-                (connection, raw), head = prepared[endpoint.name], endpoint.method == "HEAD"
+                (connection, raw), head = requests[endpoint.name], endpoint.method == "HEAD"
                 trial = [
                     await connection.request(raw, config.timeout_s, head) for _ in range(count)
                 ]
                 outcomes[endpoint.name].append(trial)
     finally:
-        for connection in connections.values():
-            await connection.close()
+        await prepared.close()
     return [summarize_trials(e, outcomes[e.name]) for e, _ in instances[0]]
+
+
+async def _profile_pair(
+    instances: list[Bound],
+    endpoints: list[Endpoint],
+    config: ProfileConfig,
+    rng: random.Random,
+    outcomes: tuple[Trials, Trials],
+) -> None:
+    per_trial = split_samples(config.samples, config.trials)
+    orders = {e.name: balanced_orders(len(per_trial), rng) for e in endpoints}
+    pairs = len(instances) // 2
+    prepared = _Prepared(instances)
+    try:
+        await prepared.warm_up(endpoints, config)
+        order = list(endpoints)
+        for t, count in enumerate(per_trial):
+            rng.shuffle(order)
+            j = t % pairs  # trials rotate over the pairs of instances
+            sides = (prepared.requests[2 * j], prepared.requests[2 * j + 1])
+            for endpoint in order:
+                head = endpoint.method == "HEAD"
+                blocks: list[list[Outcome]] = [[], []]
+                # Request by request, alternating AB BA AB ...: both sides of a trial see the
+                # same fraction of a second of the machine, so a contention burst hits both.
+                first = orders[endpoint.name][t]
+                for i in range(count):
+                    for side in first if i % 2 == 0 else first[::-1]:
+                        connection, raw = sides[side][endpoint.name]
+                        blocks[side].append(await connection.request(raw, config.timeout_s, head))
+                for side in (0, 1):
+                    outcomes[side][endpoint.name].append(blocks[side])
+    finally:
+        await prepared.close()
+
+
+def balanced_orders(count: int, rng: random.Random) -> list[tuple[int, int]]:
+    """`count` side orders, half (0, 1) and half (1, 0) (one extra if odd), shuffled."""
+    orders = [(0, 1) if i % 2 == 0 else (1, 0) for i in range(count)]
+    rng.shuffle(orders)
+    return orders
 
 
 def split_samples(total: int, parts: int) -> list[int]:

@@ -1,21 +1,31 @@
-"""One measurement run: start the app, profile each endpoint, load-test each level, stop.
+"""One measurement, in either mode: start the app instances, run the phases, stop every process.
 
-What was measured survives a failure: when the app dies, an endpoint cannot be measured or a
-signal arrives, the error leaves with `partial`, a RunResult marked incomplete holding every
-phase finished so far, and the CLI writes it out before exiting.
+Stored mode (`measure`) starts `compare.run_instances` instances of one tree; A/B
+(`measure_pair`) starts `compare.ab_instances` instances of each side, base and head side by side
+on 127.0.0.1, each from its own tree (cwd = that tree, so relative paths in app.env such as a
+SQLite file stay apart). Both modes run the same phases (profile, SQL-count probe, load), check
+between phases that every app still runs, and mark a run whose gunicorn worker died.
+
+What each side has gathered lives in its `RunRecord`, which the caller holds. When a phase fails
+or a signal arrives, the error leaves and the record, marked incomplete with the reason, still
+builds the RunResult of every phase finished so far: perfgate.core writes it out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import ExitStack
+import random
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from perfgate.config import Config
-from perfgate.errors import Interrupted, MeasurementError, Terminated
+from perfgate.config import AppConfig, Config
+from perfgate.errors import ConfigError, Interrupted, MeasurementError, Terminated
+from perfgate.layout import Layout
 from perfgate.loadgen.engine import run_level
+from perfgate.measure.load import load_level_pair
 from perfgate.measure.probe import apply, probe_endpoints
-from perfgate.measure.profile import profile_endpoints
+from perfgate.measure.profile import profile_endpoints, profile_pair
 from perfgate.results import (
     EndpointProfile,
     Environment,
@@ -24,8 +34,7 @@ from perfgate.results import (
     ServerSettings,
     now_iso,
 )
-from perfgate.run.inapp.instrument import REFERENCE_PATH
-from perfgate.run.inapp.reference import OWN_APP_PATH, REFERENCE_APP
+from perfgate.run.inapp.reference import IN_APP_PATH, OWN_APP_PATH
 from perfgate.run.server import (
     App,
     begin_stopping,
@@ -37,17 +46,37 @@ from perfgate.run.server import (
 
 Progress = Callable[[str], None]
 
+# How perfgate runs the reference workload when the app is not wrapped: one sync worker is
+# enough, it only ever gets one request at a time.
+REFERENCE_APP = AppConfig(
+    target="perfgate.run.inapp.reference:app", workers=1, ready_path="/", count_queries=False
+)
+
 
 def _quiet(message: str) -> None:
     pass
 
 
-class _Run:
-    """What one run has gathered so far, and the phase it is in."""
+@dataclass(frozen=True)
+class Side:
+    """A tree to measure: its name in A/B ("base" or "head"; None in stored mode), its folder,
+    and the app it runs there (the bench gives the head an app of its own)."""
 
-    def __init__(self, config: Config) -> None:
+    name: str | None
+    folder: Path
+    app: AppConfig
+
+    def says(self, message: str) -> str:
+        return f"{self.name} side: {message}" if self.name else message
+
+
+class RunRecord:
+    """What one side of a run has gathered so far, and the phase it is in."""
+
+    def __init__(self, config: Config, side: Side) -> None:
         self.config = config
-        app = config.app
+        self.side = side
+        app = side.app
         self.description = app.target or app.command or app.url or "app"
         self.phase = "startup"
         self.profiles: list[EndpointProfile] = []
@@ -55,152 +84,255 @@ class _Run:
         self.queries_note: str | None = None
         self.reference: EndpointProfile | None = None
         self.instances = 1
+        self.reason: str | None = None
+        self._result: RunResult | None = None
 
-    def result(self, reason: str | None = None) -> RunResult:
-        config = self.config
+    def fail(self, message: str) -> None:
+        """Mark the run incomplete, saying in which phase (unless the message does)."""
+        if self.reason is None:
+            where = "" if self.phase in message else f" (during {self.phase})"
+            self.reason = message + where
+
+    def result(self) -> RunResult:
+        """What was gathered, as a RunResult: built once, when first asked for."""
+        if self._result is None:
+            self._result = self._build()
+        return self._result
+
+    def _build(self) -> RunResult:
+        config, app = self.config, self.side.app
         return RunResult(
             created_at=now_iso(),
             config_digest=config.digest,
             app=self.description,
             environment=Environment.capture(
-                config.folder, gunicorn_version() if config.app.target else None
+                self.side.folder, gunicorn_version() if app.target else None
             ),
             endpoints=self.profiles,
             load=self.levels,
-            server=server_settings(config),
-            queries_note=self.queries_note or why_not_counted(config),
-            complete=reason is None,
-            incomplete_reason=reason,
+            server=server_settings(app),
+            queries_note=self.queries_note or why_not_counted(app),
+            complete=self.reason is None,
+            incomplete_reason=self.reason,
             reference=self.reference,
             instances=self.instances,
         )
 
 
-def measure(config: Config, out_dir: Path, progress: Progress = _quiet) -> RunResult:
-    """Measure the configured app; the app is stopped before this returns or raises.
-
-    Raises MeasurementError or Interrupted with `partial` set to the incomplete run.
-    """
-    run = _Run(config)
-    if config.app.target:
-        check_target(config.app, config.folder, config.source)
-    try:
-        progress(f"starting the app ({run.description})")
+def measure(config: Config, layout: Layout, record: RunRecord, progress: Progress = _quiet) -> None:
+    """Measure the configured app into `record`; the app is stopped before this returns or
+    raises (MeasurementError or Interrupted, with `record` marked incomplete)."""
+    side = record.side
+    _check_target(config, side)
+    with _recording([record]):
+        progress(f"starting the app ({record.description})")
         with ExitStack() as stack:
-            apps, reference_urls = _start_instances(stack, config, out_dir)
-            run.description = apps[0].description
-            run.instances = len(apps)
-            _phases(config, apps, run, progress, reference_urls)
-            deaths = [death for app in apps for death in app.worker_deaths()]
+            apps, reference_urls = _start_instances(stack, config, side, layout)
+            watched = [(record, apps)]
+            record.description, record.instances = apps[0].description, len(apps)
+            record.phase = "profile"
+            progress(f"profiling {len(config.endpoints)} endpoint(s) on {len(apps)} instance(s)")
+            urls = [app.base_url for app in apps]
+            profiles = profile_endpoints(
+                urls, config.endpoints, config.profile, collected=record.profiles,
+                reference_urls=reference_urls,
+            )  # fmt: skip
+            if reference_urls:
+                record.reference = profiles.pop()
+            record.profiles = profiles
+            _still_running(watched)
+            # Statement counts and load: the first instance stands for the app (counts are
+            # exact, and one load at a time is all the machine can serve).
+            _probe(config, [(record, apps[0])])
+            _still_running(watched)
+            for concurrency in config.load.concurrency if config.load.enabled else []:
+                record.phase = f"load at {concurrency} connections"
+                progress(f"load test at {concurrency} connections")
+                level = run_level(apps[0].base_url, config.endpoints, config.load, concurrency)
+                record.levels.append(level)
+                _still_running(watched)
+            _note_worker_deaths(watched)
+
+
+def measure_pair(
+    config: Config,
+    layout: Layout,
+    records: tuple[RunRecord, RunRecord],
+    seed: int | None = None,
+    progress: Progress = _quiet,
+) -> None:
+    """Measure base and head side by side into their records (base first); every app is
+    stopped before this returns or raises, as `measure` does."""
+    if config.app.url:
+        raise ConfigError(
+            f"{config.source}: app.url points at one running app; A/B needs two",
+            "use app.target or app.command so perfgate can start base and head itself",
+        )
+    for record in records:
+        _check_target(config, record.side)
+    rng = random.Random(seed)
+    with _recording(records), ExitStack() as stack:
+        count = config.compare.ab_instances
+        progress(f"starting {count} instance(s) of each side ({records[1].description})")
+        pairs = _start_pairs(stack, count, records, layout, rng)
+        watched = [(record, [pair[i] for pair in pairs]) for i, record in enumerate(records)]
+        for i, record in enumerate(records):
+            record.description, record.instances = pairs[0][i].description, len(pairs)
+            record.phase = "profile"
+        progress(f"profiling {len(config.endpoints)} endpoint(s), base and head interleaved")
+        urls = [(base.base_url, head.base_url) for base, head in pairs]
+        records[0].profiles, records[1].profiles = profile_pair(
+            urls, config.endpoints, config.profile, rng
+        )
+        _still_running(watched)
+        _probe(config, [(record, pairs[0][i]) for i, record in enumerate(records)])
+        _still_running(watched)
+        for concurrency in config.load.concurrency if config.load.enabled else []:
+            for record in records:
+                record.phase = f"load at {concurrency} connections"
+            progress(f"load test at {concurrency} connections, base and head in turn")
+            levels = load_level_pair(urls, config.endpoints, config.load, concurrency, rng)
+            for record, level in zip(records, levels, strict=True):
+                record.levels.append(level)
+            _still_running(watched)
+        _note_worker_deaths(watched)
+
+
+@contextmanager
+def _recording(records: Sequence[RunRecord]) -> Iterator[None]:
+    """Mark every record incomplete when the measurement breaks; a signal becomes Interrupted."""
+    try:
+        yield
     except (MeasurementError, Interrupted) as exc:
-        where = "" if run.phase in exc.message else f" (during {run.phase})"
-        exc.partial = run.result(exc.message + where)
+        for record in records:
+            record.fail(exc.message)
         raise
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
         what = "stopped by SIGTERM" if terminated else "interrupted by SIGINT"
-        error = Interrupted(what, terminated=terminated)
-        error.partial = run.result(f"{what} (during {run.phase})")
-        raise error from None
-    if deaths:
-        # The run finished, but a crashed worker means its figures are not those of a healthy app.
-        more = f" and {len(deaths) - 1} more" if len(deaths) > 1 else ""
-        return run.result(f"an app worker died during the run: {deaths[0]}{more}")
-    return run.result()
+        for record in records:
+            record.fail(what)
+        raise Interrupted(what, terminated=terminated) from None
+
+
+def _check_target(config: Config, side: Side) -> None:
+    if not side.app.target:
+        return
+    try:
+        check_target(side.app, side.folder, config.source)
+    except ConfigError as exc:
+        raise ConfigError(side.says(exc.message), exc.hint) from None
+
+
+def _started(stack: ExitStack, side: Side, app: AppConfig, log_dir: Path) -> App:
+    try:
+        return stack.enter_context(running_app(app, side.folder, log_dir))
+    except MeasurementError as exc:
+        raise MeasurementError(side.says(exc.message), exc.hint, exc.log_tail) from None
 
 
 def _start_instances(
-    stack: ExitStack, config: Config, out_dir: Path
+    stack: ExitStack, config: Config, side: Side, layout: Layout
 ) -> tuple[list[App], list[str]]:
     """Start `compare.run_instances` instances of the app (one when it is reached by URL), and
     say where the reference workload answers beside each (none when `compare.reference` is off).
 
-    Where perfgate wraps the app, its own workers answer the reference (perfgate.instrument);
-    otherwise each instance is followed by a reference app of its own. The first instance logs
-    to `out_dir`, the others to `instance-2/`, ...; reference apps to `reference/`, ...."""
-    count = 1 if config.app.url else config.compare.run_instances
-    in_process = config.app.wrapped_for_queries
+    Where perfgate wraps the app, its own workers answer the reference (perfgate.run.inapp);
+    otherwise each instance is followed by a reference app of its own."""
+    count = 1 if side.app.url else config.compare.run_instances
+    in_process = side.app.wrapped_for_queries
     apps: list[App] = []
     references: list[App] = []
     reference_urls: list[str] = []
     for j in range(count):
-        suffix = "" if j == 0 else f"-{j + 1}"
-        log_dir = out_dir if j == 0 else out_dir / f"instance{suffix}"
-        app = stack.enter_context(running_app(nth_instance(config.app, j), config.folder, log_dir))
-        apps.append(app)
+        apps.append(_started(stack, side, nth_instance(side.app, j), layout.instance(j)))
         if not config.compare.reference:
             continue
         if in_process:
-            reference_urls.append(app.base_url + REFERENCE_PATH)
+            reference_urls.append(apps[-1].base_url + IN_APP_PATH)
             continue
-        reference_app = running_app(
-            nth_instance(REFERENCE_APP, j), out_dir, out_dir / f"reference{suffix}"
-        )
-        references.append(stack.enter_context(reference_app))
+        reference = Side(side.name, layout.out, REFERENCE_APP)
+        references.append(_started(stack, reference, nth_instance(REFERENCE_APP, j),
+                                   layout.reference(j)))  # fmt: skip
         reference_urls.append(references[-1].base_url + OWN_APP_PATH)
     # Unwound first: every process is told to stop at once, then each is waited for.
     stack.callback(begin_stopping, apps + references)
     return apps, reference_urls
 
 
-def _phases(
-    config: Config, apps: list[App], run: _Run, progress: Progress, reference_urls: list[str]
-) -> None:
-    run.phase = "profile"
-    progress(f"profiling {len(config.endpoints)} endpoint(s) on {len(apps)} app instance(s)")
-    profiles = profile_endpoints(
-        [app.base_url for app in apps], config.endpoints, config.profile, collected=run.profiles,
-        reference_urls=reference_urls,
-    )  # fmt: skip
-    if reference_urls:
-        run.reference = profiles.pop()
-    run.profiles = profiles
-    _still_running(apps, run.phase)
-    # Statement counts and load: the first instance stands for the app (counts are exact, and
-    # one load at a time is all the machine can serve).
-    app = apps[0]
-    run.phase = "query count"
-    timeout = config.profile.timeout_s
-    probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout)
-    run.profiles = apply(run.profiles, probed)
-    run.queries_note = probed.note
-    _still_running(apps, run.phase)
-    if not config.load.enabled:
-        return
-    for concurrency in config.load.concurrency:
-        run.phase = f"load at {concurrency} connections"
-        progress(f"load test at {concurrency} connections")
-        run.levels.append(run_level(app.base_url, config.endpoints, config.load, concurrency))
-        _still_running(apps, run.phase)
+def _start_pairs(
+    stack: ExitStack,
+    count: int,
+    records: tuple[RunRecord, RunRecord],
+    layout: Layout,
+    rng: random.Random,
+) -> list[tuple[App, App]]:
+    """Start `count` instances of each side, in the order A1 B1 B2 A2 ... or B1 A1 A2 B2 ...
+
+    Why more than one instance per side: two processes of the same code differ by a few percent
+    (where the scheduler puts them, their memory layout); trials rotate over the pairs, so
+    per-instance effects average out; pair j's two apps share one hash seed (nth_instance). Why
+    the drawn, mirrored start order: in A/A runs the side started first answered ~1.3% slower,
+    with one or with two instances per side; which side that is must be chance, not always the
+    base."""
+    first = rng.randrange(2)
+    started: dict[tuple[int, int], App] = {}
+    for j in range(count):
+        for i in (first, 1 - first) if j % 2 == 0 else (1 - first, first):
+            side = records[i].side
+            assert side.name is not None
+            app = nth_instance(side.app, j)
+            started[i, j] = _started(stack, side, app, layout.side(side.name, j))
+    # Unwound first: every app is told to stop at once, then each is waited for.
+    stack.callback(begin_stopping, list(started.values()))
+    return [(started[0, j], started[1, j]) for j in range(count)]
 
 
-def _still_running(apps: list[App], phase: str) -> None:
-    for app in apps:
-        if not app.exited():
-            continue
-        code = app.process.returncode if app.process else None
-        raise MeasurementError(
-            f"the app exited with code {code} during the {phase} ({app.description})",
-            "read the app log below",
-            log_tail=app.log_tail(),
-        )
+def _probe(config: Config, firsts: list[tuple[RunRecord, App]]) -> None:
+    """The untimed probe pass (SQL statements, compression) on each side's first instance."""
+    for record, app in firsts:
+        record.phase = "query count"
+        timeout = config.profile.timeout_s
+        probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout)
+        record.profiles = apply(record.profiles, probed)
+        record.queries_note = probed.note
 
 
-def server_settings(config: Config) -> ServerSettings | None:
-    app = config.app
+def _still_running(watched: list[tuple[RunRecord, list[App]]]) -> None:
+    for record, apps in watched:
+        for app in apps:
+            if not app.exited():
+                continue
+            code = app.process.returncode if app.process else None
+            raise MeasurementError(
+                record.side.says(
+                    f"the app exited with code {code} during the {record.phase} ({app.description})"
+                ),
+                "read the app log below",
+                log_tail=app.log_tail(),
+            )
+
+
+def _note_worker_deaths(watched: list[tuple[RunRecord, list[App]]]) -> None:
+    """A run that finished with a crashed worker is not that of a healthy app: incomplete."""
+    for record, apps in watched:
+        deaths = [death for app in apps for death in app.worker_deaths()]
+        if deaths:
+            more = f" and {len(deaths) - 1} more" if len(deaths) > 1 else ""
+            record.reason = f"an app worker died during the run: {deaths[0]}{more}"
+
+
+def server_settings(app: AppConfig) -> ServerSettings | None:
     if not app.target:
         return None
     return ServerSettings(workers=app.workers, worker_class=app.worker_class, threads=app.threads)
 
 
-def why_not_counted(config: Config) -> str | None:
-    if not config.app.target:
+def why_not_counted(app: AppConfig) -> str | None:
+    if not app.target:
         return "SQL statements are counted only when perfgate runs the app itself (app.target)"
-    if not config.app.count_queries:
+    if not app.count_queries:
         return "SQL statement counting is switched off (app.count_queries: false)"
-    if not config.app.wrapped_for_queries:
-        return (
-            f"SQL statements are counted for WSGI worker classes only, not "
-            f"{config.app.worker_class!r}"
-        )
+    if not app.wrapped_for_queries:
+        return f"SQL statements are counted for WSGI worker classes only, not {app.worker_class!r}"
     return None

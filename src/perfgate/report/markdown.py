@@ -21,11 +21,16 @@ ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖
 STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
 
 
-def verdict_line(results: ResultsFile) -> str:
+def verdict_text(results: ResultsFile) -> str:
+    """The verdict in one plain line, e.g. `perfgate: ✅ PASS (12 pass)`."""
     counts = {s: sum(1 for c in results.checks if c.status == s) for s in STATUS_ORDER}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     label = results.verdict.upper()
-    return f"## perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'})"
+    return f"perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'})"
+
+
+def verdict_line(results: ResultsFile) -> str:
+    return "## " + verdict_text(results)
 
 
 def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermaid) -> str:

@@ -165,10 +165,10 @@ def nth_instance(app: AppConfig, index: int) -> AppConfig:
 
     Why: Python randomizes string hashing per process, which reshuffles dicts and sets and moves
     a process's speed by a few percent; in two interleaved series of fresh instances here, fixed
-    seeds cut the spread between instances of the same code by about a quarter (README).
-    Instance n of every run (and of both sides in A/B) gets the same seed, so that effect is the
-    same on both sides of a comparison, while several instances still average over several
-    seeds."""
+    seeds cut the spread between instances of the same code by about a quarter
+    (docs/evidence/defaults.md). Instance n of every run (and of both sides in A/B) gets the same
+    seed, so that effect is the same on both sides of a comparison, while several instances still
+    average over several seeds."""
     if "PYTHONHASHSEED" in app.env:
         return app
     return app.model_copy(update={"env": {**app.env, "PYTHONHASHSEED": str(index + 1)}})

@@ -5,9 +5,9 @@ user's own target in $PERFGATE_TARGET. `wrapped()` imports that app the way guni
 SQLAlchemy's `before/after_cursor_execute` events on the Engine class (which covers every engine)
 while a counted request runs.
 
-The wrapper also answers REFERENCE_PATH with perfgate's fixed reference workload
+The wrapper also answers reference.IN_APP_PATH with perfgate's fixed reference workload
 (perfgate.reference), so that the stored-baseline mode measures the host's speed inside the very
-processes that serve the app (README, "Against a stored baseline").
+processes that serve the app (docs/how-the-gate-decides.md).
 
 Only requests that carry `X-Perfgate-Request-Id` are recorded: their statements (count, normalized
 shape, time) go to `$PERFGATE_QUERY_DIR/<id>.json` when the response is closed. Timed requests
@@ -33,7 +33,6 @@ from perfgate.run.inapp import reference
 TARGET_ENV = "PERFGATE_TARGET"
 DIR_ENV = "PERFGATE_QUERY_DIR"
 TARGET = "perfgate.run.inapp.instrument:wrapped()"
-REFERENCE_PATH = reference.IN_APP_PATH
 REQUEST_HEADER = "X-Perfgate-Request-Id"
 _ENVIRON_KEY = "HTTP_X_PERFGATE_REQUEST_ID"
 _VALID_ID = re.compile(r"[0-9a-f]{16,64}")  # becomes a file name: nothing else is accepted
@@ -163,7 +162,7 @@ class Counting:
         self.directory = directory
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == REFERENCE_PATH:
+        if environ.get("PATH_INFO") == reference.IN_APP_PATH:
             return reference.app(environ, start_response)
         request_id = environ.get(_ENVIRON_KEY)
         if not isinstance(request_id, str) or not _VALID_ID.fullmatch(request_id):

@@ -1,16 +1,16 @@
 """The reference workload: a fixed WSGI handler, measured beside the app in stored-baseline mode.
 
-Why: on a shared runner the host's speed changes between runs (NOISE.md: a fast and a slow state
-up to 2x apart, minutes at a time), and a baseline stored at another time cannot tell a host that
-got slower from code that did. The reference never changes, so its latency moves only with the
-host: each profile trial also samples it, and the stored-baseline comparison divides every
-endpoint's trial figure by the reference's trial median (README, "Against a stored baseline").
-Where perfgate wraps the app (perfgate.run.inapp.instrument: app.target with a WSGI worker class and
+Why: on a shared runner the host's speed changes between runs (docs/evidence/noise.md: a fast and a
+slow state up to 2x apart, minutes at a time), and a baseline stored at another time cannot tell a
+host that got slower from code that did. The reference never changes, so its latency moves only with
+the host: each profile trial also samples it, and the stored-baseline comparison divides every
+endpoint's trial figure by the reference's trial median (docs/how-the-gate-decides.md). Where
+perfgate wraps the app (perfgate.run.inapp.instrument: app.target with a WSGI worker class and
 app.count_queries on) the wrapper answers it inside the app's own workers, so it shares what is
 particular to those processes (their hash seed, memory layout, CPU placement): over 30 fresh
-instances of the example that cut the spread of endpoint medians by about a third, where a
-separate process did not cut it at all. Otherwise it runs as its own gunicorn app (one sync
-worker) beside each app instance.
+instances of the example that cut the spread of endpoint medians by about a third, where a separate
+process did not cut it at all. Otherwise it runs as its own gunicorn app (one sync worker) beside
+each app instance.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
-
-from perfgate.config import AppConfig
 
 StartResponse = Callable[..., Any]
 
@@ -31,12 +29,6 @@ StartResponse = Callable[..., Any]
 VERSION = "v2"
 IN_APP_PATH = f"/__perfgate/reference/{VERSION}"
 OWN_APP_PATH = f"/reference/{VERSION}"
-
-# How perfgate runs it when the app is not wrapped: one sync worker is enough, it only ever gets
-# one request at a time.
-REFERENCE_APP = AppConfig(
-    target="perfgate.run.inapp.reference:app", workers=1, ready_path="/", count_queries=False
-)
 
 
 class _Row:
@@ -66,10 +58,10 @@ def object_work(rows: int = 125) -> list[dict[str, Any]]:
 def fixed_work() -> bytes:
     """About 0.6 ms of a typical handler's work, in two parts of about equal time.
 
-    Why two parts: in 30 stored A/A checks of the example (README, "Against a stored
-    baseline"), the arithmetic part alone followed the light endpoints best and an object-and-JSON
-    part followed the heavy ones best; dividing by the mean of both left less run-to-run spread
-    than either, on every endpoint but one (where it tied)."""
+    Why two parts: in 30 stored A/A checks of the example (docs/evidence/defaults.md), the
+    arithmetic part alone followed the light endpoints best and an object-and-JSON part followed
+    the heavy ones best; dividing by the mean of both left less run-to-run spread than either, on
+    every endpoint but one (where it tied)."""
     body = {"total": arithmetic_work(), "rows": object_work()}
     return json.dumps(body).encode()
 

@@ -1,0 +1,90 @@
+"""One handler per subcommand: turn the parsed flags into a call of the core, print its outcome,
+return the exit status. No measuring, judging or writing happens here."""
+
+from __future__ import annotations
+
+import argparse
+
+from perfgate.config import load_config
+from perfgate.console import Console
+from perfgate.core import check as core
+from perfgate.errors import ExitStatus
+from perfgate.github.action import run_action
+from perfgate.github.comment import run_comment
+from perfgate.layout import Layout
+from perfgate.report.html import render_html
+from perfgate.report.markdown import render_markdown
+from perfgate.report.summary import summary_lines
+from perfgate.results import load_results
+
+
+def _show_summary(console: Console, checked: core.Checked) -> ExitStatus:
+    for line in summary_lines(checked.results, checked.layout):
+        console.show(line)
+    return checked.exit_status()
+
+
+def check(args: argparse.Namespace, console: Console) -> ExitStatus:
+    request = core.CheckRequest(args.config, args.out, args.baseline, args.against, args.seed)
+    return _show_summary(console, core.run_check(request, console))
+
+
+def baseline(args: argparse.Namespace, console: Console) -> ExitStatus:
+    config = load_config(args.config)
+    console.mask_secrets_of(config.app)
+    path = core.baseline_path(config, args.baseline)
+    outcome = core.record_baseline(
+        config, path, Layout(args.out), console, replace=args.replace, force=args.force
+    )
+    if outcome.refused:
+        console.say(f"error: {path} was not changed: {outcome.refused}")
+        console.say("fix the app or the budgets, or pass --force to record this run anyway")
+        return ExitStatus.GATE_FAILED
+    console.show(f"Baseline: {path} now holds {outcome.runs} run(s).")
+    return ExitStatus.OK
+
+
+def compare(args: argparse.Namespace, console: Console) -> ExitStatus:
+    config = load_config(args.config)
+    console.mask_secrets_of(config.app)
+    checked = core.recompare(
+        config, args.baseline_file, args.results_file, Layout(args.out), console
+    )
+    return _show_summary(console, checked)
+
+
+def calibrate(args: argparse.Namespace, console: Console) -> ExitStatus:
+    config = load_config(args.config)
+    console.mask_secrets_of(config.app)
+    console.show("A/A: this tree measured twice, side by side, trials interleaved ...")
+    console.show(core.calibrate(config, Layout(args.out), console, args.seed))
+    return ExitStatus.OK
+
+
+def report(args: argparse.Namespace, console: Console) -> ExitStatus:
+    results = load_results(args.results_file)
+    if args.format == "json":
+        console.show(results.model_dump_json(indent=2))
+    elif args.format == "html":
+        console.show(render_html(results), end="")
+    else:
+        console.show(render_markdown(results), end="")
+    return ExitStatus.OK
+
+
+def action(args: argparse.Namespace, console: Console) -> ExitStatus:
+    return ExitStatus(run_action(console=console))
+
+
+def comment(args: argparse.Namespace, console: Console) -> ExitStatus:
+    return ExitStatus(
+        run_comment(
+            args.report,
+            args.pr,
+            repo=args.repo,
+            key=args.key,
+            token_env=args.token_env,
+            expect_head_sha=args.expect_head_sha,
+            run_link=args.run_url,
+        )
+    )

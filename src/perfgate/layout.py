@@ -1,0 +1,78 @@
+"""Every path a run writes under its output folder, named in one place.
+
+The measuring code asks the layout where each app instance logs; the core asks it where the
+results and reports go and which app logs to scrub. So the list of logs that must be free of
+secrets cannot drift from the folders the apps really wrote to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfgate.errors import PerfgateError
+
+APP_LOG = "app.log"
+
+
+@dataclass(frozen=True)
+class Layout:
+    out: Path
+
+    @property
+    def results(self) -> Path:
+        return self.out / "results.json"
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.md"
+
+    @property
+    def html(self) -> Path:
+        return self.out / "report.html"
+
+    def instance(self, index: int) -> Path:
+        """Log folder of stored-mode app instance `index` (0-based): the first logs to `out`."""
+        return self.out if index == 0 else self.out / f"instance-{index + 1}"
+
+    def reference(self, index: int) -> Path:
+        """Log folder of the reference app beside instance `index`, where it runs apart."""
+        return self.out / ("reference" if index == 0 else f"reference-{index + 1}")
+
+    def side(self, side: str, index: int) -> Path:
+        """Log folder of A/B side `side` ("base" or "head"), instance `index`."""
+        return self.out / (side if index == 0 else f"{side}-{index + 1}")
+
+    def confirmation(self) -> Layout:
+        """Where the stored mode's second measurement writes (perfgate.core.confirm)."""
+        return Layout(self.out / "confirm")
+
+    def app_logs(self) -> list[Path]:
+        """Every app log under this layout: `out`, its instance and side folders, and the
+        confirmation's (two levels at most, so an --out of a big tree is not walked)."""
+        found = [
+            self.out / APP_LOG,
+            *self.out.glob(f"*/{APP_LOG}"),
+            *self.out.glob(f"*/*/{APP_LOG}"),
+        ]
+        return sorted(p for p in found if p.is_file())
+
+    def clear_outputs(self) -> None:
+        """Remove an earlier run's results and reports, so a run that breaks never leaves
+        them looking like its own."""
+        for path in (self.results, self.report, self.html):
+            path.unlink(missing_ok=True)
+
+
+def ensure_writable(folder: Path) -> None:
+    """Fail before measuring, not after, when results could not be written to `folder`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".perfgate-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise PerfgateError(
+            f"{folder}: output folder is not writable ({exc.strerror})",
+            "choose another folder with --out",
+        ) from None
