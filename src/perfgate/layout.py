@@ -57,9 +57,10 @@ class Layout:
         ]
         return sorted(p for p in found if p.is_file())
 
-    def clear_outputs(self) -> None:
-        """Remove an earlier run's results and reports, so a run that breaks never leaves
-        them looking like its own."""
+    def prepare(self) -> None:
+        """Make sure the folder can be written to, and remove an earlier run's results and
+        reports, so a run that breaks never leaves them looking like its own."""
+        ensure_writable(self.out)
         for path in (self.results, self.report, self.html):
             path.unlink(missing_ok=True)
 

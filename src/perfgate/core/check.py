@@ -1,11 +1,11 @@
 """The check flows every shell runs: measure (stored or A/B) -> judge -> diagnose -> write.
 
-The CLI and the Action only parse their input, call these and print; bench/power.py calls them
-too, so the bench measures the code users run. Every flow that measures goes through one
-protocol (`_measuring`): an earlier run's results and reports are removed first; if the
-measurement breaks, the runs gathered so far are judged, marked incomplete with the reason, and
-written before the error leaves; and however it ends, every app log under the layout is scrubbed
-of configured secrets.
+The CLI and the Action only parse their input, call these and print; bench/power.py calls them too,
+so the bench measures the code users run. Every flow that measures goes through one protocol: the
+layout removes an earlier run's results and reports first (`Layout.prepare`); if the measurement
+breaks (`_measuring`), the runs gathered so far are judged, marked incomplete with the reason, and
+written before the error leaves; and however it ends, every app log under the layout is scrubbed of
+configured secrets.
 """
 
 from __future__ import annotations
@@ -74,13 +74,12 @@ def run_check(request: CheckRequest, console: Console) -> Checked:
     config = load_config(request.config)
     console.mask_secrets_of(config.app)
     layout = Layout(request.out)
+    layout.prepare()
     if request.against:
-        ensure_writable(layout.out)
         results = ab_check(config, request.against, layout, console, request.seed)
     else:
         path = baseline_path(config, request.baseline)
         baseline = load_baseline(path) if path.exists() else None
-        ensure_writable(layout.out)
         results = stored_check(config, baseline, layout, console)
     return Checked(results, layout, config.compare.strict)
 
@@ -196,7 +195,7 @@ def record_baseline(
     (unless `force`)."""
     if path.exists() and not replace:
         load_baseline(path)  # refuse to append to a damaged file before spending minutes measuring
-    ensure_writable(layout.out)
+    layout.prepare()
     ensure_writable(path.parent)
     run, _ = measure_stored(config, None, layout, console)
     results = evaluate(config, run)
@@ -222,7 +221,7 @@ def recompare(
     """Judge a results file again, against another baseline file, without measuring."""
     history = load_baseline(baseline)
     earlier = load_results(results_file)
-    ensure_writable(layout.out)
+    layout.prepare()
     # A confirmation measured for this run is evidence against any baseline; it is reused.
     results = evaluate(config, earlier.run, history, confirmation=earlier.confirmation)
     write_outputs(results, layout, console)
@@ -250,7 +249,6 @@ def _measuring(
 ) -> Iterator[None]:
     """The one partial-results protocol (see the module's docstring). `records` are the sides
     being measured, the base first in A/B."""
-    layout.clear_outputs()
     try:
         yield
     except (MeasurementError, Interrupted):

@@ -46,7 +46,7 @@ def run_action(
         raise ConfigError(f"working-directory {inputs.working_directory!r} does not exist")
     layout = Layout(Path(OUT_DIR))
     with chdir(workdir), hidden_from_children("INPUT_GITHUB-TOKEN"):
-        layout.clear_outputs()  # nothing of an earlier run may pass for this one's
+        layout.prepare()  # nothing of an earlier run may pass for this one's
         status, results = run_setup(inputs.setup), None
         if status == ExitStatus.OK:
             status, results = _run_check(check, check_request(inputs, ctx), console, inputs)
