@@ -42,8 +42,23 @@ class AppConfig(_Strict):
     secret_env: list[str] = Field(default_factory=list)
     ready_path: str = "/health"
     startup_timeout_s: float = Field(default=30.0, gt=0, le=600)
-    # Wrap a gunicorn target to count SQLAlchemy statements per request (perfgate.instrument).
+    # Wrap a gunicorn target to count SQLAlchemy statements per request (perfgate.run.inapp).
     count_queries: bool = True
+    # Shell commands run in each side's own tree before its app starts (install, migrate,
+    # seed): base first, then head; once in stored mode (perfgate.run.environment).
+    setup: list[str] = Field(default_factory=list)
+    # One virtual environment per side for the app; on by default when setup is given.
+    isolate: bool | None = None
+
+    @property
+    def isolated(self) -> bool:
+        """Whether each side's app runs from a virtual environment of its own."""
+        return bool(self.setup) if self.isolate is None else self.isolate
+
+    @field_validator("setup", mode="before")
+    @classmethod
+    def _commands(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
     @property
     def wrapped_for_queries(self) -> bool:
@@ -58,6 +73,10 @@ class AppConfig(_Strict):
                 "give exactly one of app.target, app.command or app.url"
                 + (f" (found {', '.join(given)})" if given else "")
             )
+        if self.url and (self.setup or self.isolate):
+            raise ValueError("app.setup and app.isolate need app.target or app.command")
+        if any(not c.strip() for c in self.setup):
+            raise ValueError("app.setup holds an empty command")
         if self.command and "{port}" not in self.command:
             raise ValueError("app.command must contain {port} so perfgate can choose a free port")
         if not self.ready_path.startswith("/"):

@@ -13,6 +13,7 @@ from pathlib import Path
 from perfgate.errors import PerfgateError
 
 APP_LOG = "app.log"
+LOGS = (APP_LOG, "setup.log")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,19 @@ class Layout:
     def side(self, side: str, index: int) -> Path:
         """Log folder of A/B side `side` ("base" or "head"), instance `index`."""
         return self.out / (side if index == 0 else f"{side}-{index + 1}")
+
+    def setup_log(self, side: str | None) -> Path:
+        """Where a side's setup commands write (stored mode: `out/setup.log`)."""
+        return (self.side(side, 0) if side else self.out) / "setup.log"
+
+    def environment(self, side: str) -> Path:
+        """The side's own virtual environment, kept between runs (perfgate.run.environment)."""
+        return self.out / "envs" / side
+
+    @property
+    def inapp(self) -> Path:
+        """Where perfgate's in-app code is copied for apps with an environment of their own."""
+        return self.out / "inapp"
 
     def confirmation(self) -> Layout:
         """Where the stored mode's second measurement writes (perfgate.core.confirm)."""

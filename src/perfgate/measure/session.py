@@ -34,15 +34,10 @@ from perfgate.results import (
     ServerSettings,
     now_iso,
 )
+from perfgate.run.environment import SideEnvironment, prepare_side, shared_environment
 from perfgate.run.inapp.reference import IN_APP_PATH, OWN_APP_PATH
-from perfgate.run.server import (
-    App,
-    begin_stopping,
-    check_target,
-    gunicorn_version,
-    nth_instance,
-    running_app,
-)
+from perfgate.run.server import App, begin_stopping, nth_instance, running_app
+from perfgate.run.target import check_target
 
 Progress = Callable[[str], None]
 
@@ -85,6 +80,7 @@ class RunRecord:
         self.reference: EndpointProfile | None = None
         self.instances = 1
         self.reason: str | None = None
+        self.environment: SideEnvironment = shared_environment()
         self._result: RunResult | None = None
 
     def fail(self, message: str) -> None:
@@ -106,7 +102,7 @@ class RunRecord:
             config_digest=config.digest,
             app=self.description,
             environment=Environment.capture(
-                self.side.folder, gunicorn_version() if app.target else None
+                self.side.folder, self.environment.gunicorn if app.target else None
             ),
             endpoints=self.profiles,
             load=self.levels,
@@ -122,12 +118,11 @@ class RunRecord:
 def measure(config: Config, layout: Layout, record: RunRecord, progress: Progress = _quiet) -> None:
     """Measure the configured app into `record`; the app is stopped before this returns or
     raises (MeasurementError or Interrupted, with `record` marked incomplete)."""
-    side = record.side
-    _check_target(config, side)
     with _recording([record]):
+        _prepare(config, record, layout, progress)
         progress(f"starting the app ({record.description})")
         with ExitStack() as stack:
-            apps, reference_urls = _start_instances(stack, config, side, layout)
+            apps, reference_urls = _start_instances(stack, config, record, layout)
             watched = [(record, apps)]
             record.description, record.instances = apps[0].description, len(apps)
             record.phase = "profile"
@@ -168,10 +163,10 @@ def measure_pair(
             f"{config.source}: app.url points at one running app; A/B needs two",
             "use app.target or app.command so perfgate can start base and head itself",
         )
-    for record in records:
-        _check_target(config, record.side)
     rng = random.Random(seed)
     with _recording(records), ExitStack() as stack:
+        for record in records:  # the base first, then the head
+            _prepare(config, record, layout, progress)
         count = config.compare.ab_instances
         progress(f"starting {count} instance(s) of each side ({records[1].description})")
         pairs = _start_pairs(stack, count, records, layout, rng)
@@ -215,37 +210,59 @@ def _recording(records: Sequence[RunRecord]) -> Iterator[None]:
         raise Interrupted(what, terminated=terminated) from None
 
 
-def _check_target(config: Config, side: Side) -> None:
-    if not side.app.target:
-        return
+def _prepare(config: Config, record: RunRecord, layout: Layout, progress: Progress) -> None:
+    """The side's setup and environment (perfgate.run.environment), then its target checked:
+    findable, and, in A/B or an environment of its own, imported from the side itself."""
+    side, app = record.side, record.side.app
+    record.phase = "setup"
+    if app.setup or app.isolated:
+        progress(side.says(f"setting up in {side.folder} (log: {layout.setup_log(side.name)})"))
+    name = side.name or "head"
     try:
-        check_target(side.app, side.folder, config.source)
+        record.environment = environment = prepare_side(
+            app, name, side.folder, layout.environment(name), layout.setup_log(side.name),
+            layout.inapp,
+        )  # fmt: skip
+        guarded = side.name is not None or environment.venv is not None
+        own = [side.folder, *([environment.venv] if environment.venv else [])]
+        if app.target:
+            check_target(
+                app, side.folder, config.source, python=environment.python,
+                variables=environment.variables(), own=own if guarded else None,
+            )  # fmt: skip
+    except MeasurementError as exc:
+        raise MeasurementError(side.says(exc.message), exc.hint, exc.log_tail) from None
     except ConfigError as exc:
         raise ConfigError(side.says(exc.message), exc.hint) from None
+    record.phase = "startup"
 
 
-def _started(stack: ExitStack, side: Side, app: AppConfig, log_dir: Path) -> App:
+def _started(
+    stack: ExitStack, side: Side, app: AppConfig, log_dir: Path, environment: SideEnvironment
+) -> App:
     try:
-        return stack.enter_context(running_app(app, side.folder, log_dir))
+        return stack.enter_context(running_app(app, side.folder, log_dir, environment))
     except MeasurementError as exc:
         raise MeasurementError(side.says(exc.message), exc.hint, exc.log_tail) from None
 
 
 def _start_instances(
-    stack: ExitStack, config: Config, side: Side, layout: Layout
+    stack: ExitStack, config: Config, record: RunRecord, layout: Layout
 ) -> tuple[list[App], list[str]]:
     """Start `compare.run_instances` instances of the app (one when it is reached by URL), and
     say where the reference workload answers beside each (none when `compare.reference` is off).
 
     Where perfgate wraps the app, its own workers answer the reference (perfgate.run.inapp);
     otherwise each instance is followed by a reference app of its own."""
+    side, environment = record.side, record.environment
     count = 1 if side.app.url else config.compare.run_instances
     in_process = side.app.wrapped_for_queries
     apps: list[App] = []
     references: list[App] = []
     reference_urls: list[str] = []
     for j in range(count):
-        apps.append(_started(stack, side, nth_instance(side.app, j), layout.instance(j)))
+        app = nth_instance(side.app, j)
+        apps.append(_started(stack, side, app, layout.instance(j), environment))
         if not config.compare.reference:
             continue
         if in_process:
@@ -253,7 +270,7 @@ def _start_instances(
             continue
         reference = Side(side.name, layout.out, REFERENCE_APP)
         references.append(_started(stack, reference, nth_instance(REFERENCE_APP, j),
-                                   layout.reference(j)))  # fmt: skip
+                                   layout.reference(j), shared_environment()))  # fmt: skip
         reference_urls.append(references[-1].base_url + OWN_APP_PATH)
     # Unwound first: every process is told to stop at once, then each is waited for.
     stack.callback(begin_stopping, apps + references)
@@ -282,7 +299,8 @@ def _start_pairs(
             side = records[i].side
             assert side.name is not None
             app = nth_instance(side.app, j)
-            started[i, j] = _started(stack, side, app, layout.side(side.name, j))
+            log_dir = layout.side(side.name, j)
+            started[i, j] = _started(stack, side, app, log_dir, records[i].environment)
     # Unwound first: every app is told to stop at once, then each is waited for.
     stack.callback(begin_stopping, list(started.values()))
     return [(started[0, j], started[1, j]) for j in range(count)]

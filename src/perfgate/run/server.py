@@ -15,18 +15,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-import requests
-
 from perfgate.config import AppConfig
-from perfgate.errors import ConfigError, MeasurementError
+from perfgate.errors import MeasurementError
+from perfgate.run.environment import SideEnvironment, shared_environment
 from perfgate.run.inapp import instrument
+from perfgate.run.ready import wait_ready
 
 LOG_TAIL_LINES = 30
 # SIGTERM first, SIGKILL after this: short, because once measuring is over (or interrupted) no
@@ -36,20 +34,6 @@ STOP_GRACE_S = 3.0
 _WORKER_DEATH = re.compile(
     r"Worker \(pid:\d+\) (?:was sent (?!SIGTERM)\w+|exited with code \d+)|WORKER TIMEOUT"
 )
-_MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-# Run in a child so the user's package __init__ never runs inside perfgate itself.
-_FIND_MODULE = """
-import importlib.util, sys
-sys.path.insert(0, sys.argv[1])
-try:
-    found = importlib.util.find_spec(sys.argv[2]) is not None
-except Exception as exc:
-    print(f"{type(exc).__name__}: {exc}")
-    sys.exit(1)
-if not found:
-    print("no such module")
-    sys.exit(1)
-"""
 
 
 @dataclass(frozen=True)
@@ -66,6 +50,13 @@ class App:
 
     def exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
+
+    def exit_code(self) -> int | None:
+        return self.process.returncode if self.process else None
+
+    def pid(self) -> int | None:
+        """The app's process, leader of its process group (None when reached by URL)."""
+        return self.process.pid if self.process else None
 
     def begin_stop(self) -> None:
         """Send SIGTERM to the app's process group without waiting, so that several apps stop
@@ -109,17 +100,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def gunicorn_version() -> str | None:
-    try:
-        return metadata.version("gunicorn")
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def gunicorn_command(app: AppConfig, folder: Path, port: int) -> list[str]:
+def gunicorn_command(
+    app: AppConfig, folder: Path, port: int, environment: SideEnvironment | None = None
+) -> list[str]:
     assert app.target is not None
+    environment = environment or shared_environment()
     command = [
-        sys.executable,
+        environment.python,
         "-m",
         "gunicorn",
         "--bind",
@@ -135,7 +122,7 @@ def gunicorn_command(app: AppConfig, folder: Path, port: int) -> list[str]:
         "--error-logfile",
         "-",
     ]
-    version = gunicorn_version() or "0"
+    version = environment.gunicorn or "0"
     if int(version.split(".")[0]) >= 27:
         # gunicorn 27 puts a control socket at one fixed path under $HOME; side-by-side
         # instances (tests, A/B runs) would fight over it.
@@ -144,13 +131,16 @@ def gunicorn_command(app: AppConfig, folder: Path, port: int) -> list[str]:
     return [*command, instrument.TARGET if app.wrapped_for_queries else app.target]
 
 
-def instrument_env(app: AppConfig, query_dir: Path, pythonpath: str = "") -> dict[str, str]:
+def instrument_env(
+    app: AppConfig, query_dir: Path, pythonpath: str = "", inapp_path: Path | None = None
+) -> dict[str, str]:
     """The environment the wrapper needs (empty when the app is not wrapped)."""
     if not app.wrapped_for_queries or not app.target:
         return {}
-    # The wrapper must be this very perfgate, wherever it was imported from; appended last so
-    # the app's own modules keep their precedence.
-    here = str(Path(instrument.__file__).resolve().parents[1])
+    # The wrapper must be this very perfgate's (a copy of its in-app package alone, when the
+    # app has an environment of its own); appended last so the app's own modules keep their
+    # precedence.
+    here = str(inapp_path or shared_environment().inapp_path)
     paths = [p for p in pythonpath.split(os.pathsep) if p]
     return {
         instrument.TARGET_ENV: app.target,
@@ -175,18 +165,21 @@ def nth_instance(app: AppConfig, index: int) -> AppConfig:
 
 
 @contextmanager
-def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
-    """Start (or reach) the configured app and yield it once it answers on app.ready_path."""
+def running_app(
+    app: AppConfig, folder: Path, log_dir: Path, environment: SideEnvironment | None = None
+) -> Iterator[App]:
+    """Start (or reach) the configured app and yield it once it answers on app.ready_path;
+    it runs from `environment` (default: perfgate's own interpreter and packages)."""
     if app.url:
         base_url = app.url.rstrip("/")
         handle = App(base_url, f"already running at {base_url}", None, None)
-        _wait_ready(handle, app)
+        wait_ready(handle, app)
         yield handle
         return
 
     port = free_port()
     if app.target:
-        argv = gunicorn_command(app, folder, port)
+        argv = gunicorn_command(app, folder, port, environment)
         description = f"gunicorn {app.target} ({app.workers} x {app.worker_class} workers)"
     else:
         assert app.command is not None
@@ -195,8 +188,10 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "app.log"
     query_dir = (log_dir / "queries").resolve()
-    env = {**os.environ, **app.env}
-    extra_env = instrument_env(app, query_dir, env.get("PYTHONPATH", ""))
+    side_variables = environment.variables() if environment else {}
+    env = {**os.environ, **app.env, **side_variables}
+    inapp_path = environment.inapp_path if environment else None
+    extra_env = instrument_env(app, query_dir, env.get("PYTHONPATH", ""), inapp_path)
     env.update(extra_env)
     # Hold SIGINT/SIGTERM while the child is born, so an interrupt cannot land between its start
     # and the `try` below that guarantees its stop; the signal is delivered right after.
@@ -227,12 +222,9 @@ def running_app(app: AppConfig, folder: Path, log_dir: Path) -> Iterator[App]:
         f"http://127.0.0.1:{port}", description, log_path, process,
         query_dir if extra_env else None,
     )  # fmt: skip
-    # gunicorn says when it holds the port: until then a ready answer could come from whoever
-    # took the port between free_port() and gunicorn's bind.
-    bound = f"Listening at: http://127.0.0.1:{port}" if app.target else None
     try:
         _release_signals(held)
-        _wait_ready(handle, app, bound)
+        wait_ready(handle, app, port)
         yield handle
     finally:
         stop(process)
@@ -254,42 +246,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         # may linger in the group.
         _signal_group(group, signal.SIGKILL)
         process.wait()
-
-
-def check_target(app: AppConfig, folder: Path, source: Path) -> None:
-    """Fail fast (exit 2) when app.target's module cannot be found from the config folder.
-
-    Only finds the module (its parent packages do run); importing it is gunicorn's job, whose
-    errors come back with the app log.
-    """
-    assert app.target is not None
-    module = app.target.split(":", 1)[0].strip()
-    if not _MODULE_NAME.fullmatch(module):
-        raise ConfigError(
-            f"{source}: app.target = {app.target!r}: not a module path",
-            "write it as package.module:app or package.module:create_app()",
-        )
-    relative = Path(*module.split("."))
-    if (folder / relative).with_suffix(".py").is_file() or (folder / relative).is_dir():
-        return  # plainly there beside the config: no need to start a Python to look
-    try:
-        found = subprocess.run(
-            [sys.executable, "-c", _FIND_MODULE, str(folder), module],
-            cwd=folder,
-            env={**os.environ, **app.env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return  # a slow package __init__ is gunicorn's to report, with the log tail
-    if found.returncode != 0:
-        why = (found.stdout.strip().splitlines() or ["no such module"])[-1]
-        raise ConfigError(
-            f"{source}: app.target = {app.target!r}: cannot find module {module!r} ({why})",
-            f"the module path is relative to the config's folder {folder}",
-        )
 
 
 _HELD = {signal.SIGINT, signal.SIGTERM}
@@ -344,35 +300,3 @@ def _signal_group(group: int, sig: signal.Signals) -> None:
         os.killpg(group, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _wait_ready(app: App, config: AppConfig, bound: str | None = None) -> None:
-    url = app.base_url + config.ready_path
-    deadline = time.monotonic() + config.startup_timeout_s
-    last_problem = "no answer"
-    with requests.Session() as session:
-        while time.monotonic() < deadline:
-            if app.exited():
-                code = app.process.returncode if app.process else None
-                raise MeasurementError(
-                    f"the app exited with code {code} before it was ready ({app.description})",
-                    "read the app log below; the app must start and answer " + config.ready_path,
-                    log_tail=app.log_tail(),
-                )
-            if bound and bound not in read_tail(app.log_path, 10_000):
-                last_problem = "the app has not bound its port yet"
-                time.sleep(0.05)
-                continue
-            try:
-                response = session.get(url, timeout=2)
-                if response.status_code < 500:
-                    return
-                last_problem = f"HTTP {response.status_code}"
-            except requests.RequestException as exc:
-                last_problem = type(exc).__name__
-            time.sleep(0.05)
-    raise MeasurementError(
-        f"the app was not ready after {config.startup_timeout_s:g} s: {url} gave {last_problem}",
-        "raise app.startup_timeout_s or fix app.ready_path",
-        log_tail=app.log_tail(),
-    )
