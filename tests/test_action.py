@@ -17,7 +17,7 @@ import pytest
 
 from perfgate.cli.main import main
 from perfgate.console import Console
-from perfgate.core.check import Checked, CheckRequest
+from perfgate.core.check import Checked, CheckRequest, run_check
 from perfgate.core.exits import gate_exit
 from perfgate.errors import ExitStatus, MeasurementError
 from perfgate.github.action import run_action
@@ -285,35 +285,60 @@ def test_setup_runs_in_the_working_directory_and_its_failure_cannot_measure(
 ) -> None:
     service = Path("service")
     service.mkdir()
-    shutil.copy("thresholds.yaml", service)
+    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", service / "tiny.py")
+    (service / "thresholds.yaml").write_text(
+        "app: {target: 'tiny:create_app()', workers: 1}\n"
+        "endpoints: [{name: items, path: /items}]\n"
+        "profile: {warmup: 1, samples: 6, trials: 2}\nload: {enabled: false}\n"
+    )
     monkeypatch.setenv("INPUT_WORKING-DIRECTORY", "service")
+    monkeypatch.setenv("INPUT_AGAINST", "none")
     monkeypatch.setenv("INPUT_SETUP", "echo ready > setup-ran.txt")
     monkeypatch.setenv("INPUT_COMMENT", "never")
-    assert run_action(check=FakeCheck("pass")) == 0
+    assert run_action() == 0
     assert (service / "setup-ran.txt").read_text().strip() == "ready"
     assert outputs(runner)["report"] == "service/.perfgate/report.md"
 
-    monkeypatch.setenv("INPUT_SETUP", "exit 4")
-    check = FakeCheck("pass")
-    assert run_action(check=check) == 3 and check.calls == []
-    assert "::error::setup command failed with exit status 4" in capsys.readouterr().out
+    # Under bash -e: the first line fails, the second never runs.
+    monkeypatch.setenv("INPUT_SETUP", "false\necho reached > reached.txt")
+    assert run_action() == 3
+    assert not (service / "reached.txt").exists()
+    err = capsys.readouterr().err
+    assert "setup command failed" in err and "exit status 1" in err
+    assert outputs(runner)["verdict"] == "error"
+    assert "incomplete" in (service / ".perfgate" / "report.md").read_text()
 
 
 def test_the_prs_code_never_sees_the_token(
     runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", "tiny.py")
+    Path("thresholds.yaml").write_text(
+        "app: {target: 'tiny:create_app()', workers: 1}\n"
+        "endpoints: [{name: items, path: /items}]\n"
+        "profile: {warmup: 1, samples: 6, trials: 2}\nload: {enabled: false}\n"
+    )
+    monkeypatch.setenv("INPUT_AGAINST", "none")
     monkeypatch.setenv("INPUT_SETUP", "env > setup-env.txt")
     seen: list[str] = []
 
     def check(request: CheckRequest, console: Console) -> Checked:
-        seen.append(repr(dict(os.environ)))  # what the app under test would inherit
-        return FakeCheck("fail")(request, console)
+        seen.append(repr(dict(os.environ)))  # what the app under test inherits
+        return run_check(request, console)
 
-    assert run_action(check=check) == 1
+    assert run_action(check=check) == 0
     assert "INPUT_SETUP" in Path("setup-env.txt").read_text()
     assert WRITE_TOKEN not in Path("setup-env.txt").read_text() + seen[0]
     assert len(gh.comments_on(REPO, 7)) == 1  # the comment still used it
     assert os.environ["INPUT_GITHUB-TOKEN"] == WRITE_TOKEN
+
+
+def test_a_message_cannot_start_a_workflow_command_in_the_log(runner: Path, capsys: Capsys) -> None:
+    run_action(check=FakeCheck("fail"))
+    lines = capsys.readouterr().out.splitlines()
+    # The check's message holds "\n::x::y": in the printed summary it stays inside its line.
+    assert not any(line.startswith("::x::") for line in lines)
+    assert any("budget%0A::x::y" in line for line in lines if line.startswith("  fail"))
 
 
 def test_bad_input_is_a_usage_error_in_one_line(

@@ -39,7 +39,8 @@ BASELINE_HISTORY = 10
 _Model = TypeVar("_Model", bound=BaseModel)
 
 Status = Literal["pass", "fail", "inconclusive", "skipped"]
-VerdictName = Literal["pass", "fail", "inconclusive"]
+# "error": nothing could be compared (a side failed), so no verdict on the change.
+VerdictName = Literal["pass", "fail", "inconclusive", "error"]
 Phase = Literal["profile", "load"]
 
 

@@ -48,6 +48,7 @@ class CheckRequest:
     baseline: Path | None = None  # default: .perfgate/baseline.json beside the config
     against: str | None = None  # a git ref: same-run A/B instead of the stored baseline
     seed: int | None = None
+    setup: tuple[str, ...] = ()  # more setup commands, run after app.setup (the Action's input)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class BaselineOutcome:
 
 def run_check(request: CheckRequest, console: Console) -> Checked:
     config = load_config(request.config)
+    if request.setup:
+        app = config.app.model_copy(update={"setup": [*config.app.setup, *request.setup]})
+        config = config.model_copy(update={"app": app})
     console.mask_secrets_of(config.app)
     layout = Layout(request.out)
     layout.prepare()

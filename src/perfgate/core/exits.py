@@ -20,6 +20,8 @@ BLOCKING: dict[str, tuple[VerdictName, ...]] = {
 def gate_exit(verdict: VerdictName, *, strict: bool, fail_on: str | None = None) -> ExitStatus:
     """The exit status of a check that finished. `fail_on` (the Action's input) decides when
     given; otherwise `compare.strict` of the config says whether inconclusive fails too."""
+    if verdict == "error":
+        return ExitStatus.CANNOT_MEASURE  # nothing was compared: whatever fail-on says
     rule = fail_on or ("inconclusive" if strict else "fail")
     return ExitStatus.GATE_FAILED if verdict in BLOCKING[rule] else ExitStatus.OK
 

@@ -1,9 +1,9 @@
 """`perfgate action`: the thin shell between GitHub Actions and the core check flow.
 
-It reads the inputs and the run's context, runs the setup command and the check (the same
-perfgate.core flow as `perfgate check`), and copies what the check wrote to the places GitHub
-reads: step outputs, the job summary, annotations and the sticky PR comment. The exit code
-follows the one exit policy (perfgate.core.exits); the comment can never change it.
+It reads the inputs and the run's context, runs the check (the same perfgate.core flow as `perfgate
+check`; the `setup` input joins app.setup, run in each side's tree), and copies what the check wrote
+to the places GitHub reads: step outputs, the job summary, annotations and the sticky PR comment.
+The exit code follows the one exit policy (perfgate.core.exits); the comment can never change it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from perfgate.github.api import GitHubClient, marker, post_sticky_comment
 from perfgate.github.comment import ClientFactory, announce
 from perfgate.github.inputs import OUT_DIR, ActionInputs, check_request, read_inputs
 from perfgate.github.runner import RunContext, read_context
-from perfgate.github.setup import hidden_from_children, run_setup
+from perfgate.github.token import hidden_from_children
 from perfgate.layout import Layout
 from perfgate.report.summary import summary_lines
 from perfgate.results import ResultsFile, load_results
@@ -47,9 +47,7 @@ def run_action(
     layout = Layout(Path(OUT_DIR))
     with chdir(workdir), hidden_from_children("INPUT_GITHUB-TOKEN"):
         layout.prepare()  # nothing of an earlier run may pass for this one's
-        status, results = run_setup(inputs.setup), None
-        if status == ExitStatus.OK:
-            status, results = _run_check(check, check_request(inputs, ctx), console, inputs)
+        status, results = _run_check(check, check_request(inputs, ctx), console, inputs)
         if results is None:
             results = _read_results(layout.results)  # a broken check's incomplete run
         report = layout.report.read_text(encoding="utf-8") if layout.report.is_file() else ""
@@ -86,7 +84,8 @@ def _run_check(
         except PerfgateError as exc:
             return error_exit(console, exc), None
         for line in summary_lines(checked.results, checked.layout):
-            console.show(line)
+            # A check's message may hold text from the app: it must not start a workflow command.
+            console.show(runner.escape_data(line))
         return checked.exit_status(inputs.fail_on), checked.results
 
 

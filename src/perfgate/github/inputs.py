@@ -79,4 +79,5 @@ def check_request(inputs: ActionInputs, ctx: RunContext) -> CheckRequest:
         out=Path(OUT_DIR),
         baseline=Path(inputs.baseline) if inputs.baseline else None,
         against=against if against and against != "none" else None,
+        setup=(inputs.setup,) if inputs.setup else (),
     )

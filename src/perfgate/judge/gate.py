@@ -18,6 +18,7 @@ from statistics import geometric_mean
 
 from perfgate.config import Budget, Config
 from perfgate.judge.budgets import load_budgets, profile_budgets
+from perfgate.judge.comparable import incomparable, load_key
 from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.relative import Pending, decide, relative
@@ -27,6 +28,7 @@ from perfgate.results import (
     Check,
     EndpointProfile,
     LoadLevel,
+    Phase,
     RunResult,
     VerdictName,
 )
@@ -56,7 +58,8 @@ def judge(
     pending: list[Pending] = []
     history = [base_run] if base_run else (baseline.runs if baseline else [])
     paired = base_run is not None
-    notes = _ab_notes(run, base_run) if base_run else _notes(config, run, history)
+    blocked = incomparable(config, run, base_run) if base_run else {}
+    notes = _ab_notes(run, base_run, blocked) if base_run else _notes(config, run, history)
     host = None if paired else host_speed(run, history)
     if host:
         notes.append(host.note())
@@ -71,6 +74,10 @@ def judge(
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
         checks += profile_budgets(profile, budget)
+        if profile.name in blocked:
+            checks += exact_checks(profile, budget, [], run.queries_note)
+            checks += _not_compared(profile.name, "profile", blocked[profile.name], budget)
+            continue
         checks += exact_checks(profile, budget, history, run.queries_note)
         pending += _profile_changes(config, profile, budget, history, paired, host, slopes)
     if slopes:
@@ -83,6 +90,10 @@ def judge(
         )
     for level in run.load:
         checks += load_budgets(config, level)
+        key = load_key(level.concurrency)
+        if key in blocked:
+            checks += _not_compared(key, "load", blocked[key], config.budgets.default)
+            continue
         pending += _load_changes(config, level, history, paired)
 
     adjusted = holm([1.0 if p.check.p_value is None else p.check.p_value for p in pending])
@@ -103,19 +114,28 @@ def judge(
         )
 
     statuses = {c.status for c in checks}
+    compared = any(c.kind == "relative" and c.status != "skipped" for c in checks)
     verdict: VerdictName = "pass"
     if "fail" in statuses or not run.complete:
         verdict = "fail"
+    elif blocked and not compared:
+        verdict = "error"  # nothing could be compared: the check did not measure a change
     elif "inconclusive" in statuses:
         verdict = "inconclusive"
     return Verdict(verdict, checks, notes, 0 if paired else len(history))
 
 
-def _ab_notes(run: RunResult, base_run: RunResult) -> list[str]:
-    notes = [
+def _ab_notes(run: RunResult, base_run: RunResult, blocked: dict[str, str]) -> list[str]:
+    notes = [f"Not compared, {name}: {why}." for name, why in blocked.items()]
+    if blocked:
+        notes.append(
+            "A side that fails is reported, not compared: fix what the log of that side shows "
+            "(`base/app.log` or `head/app.log`), then check again."
+        )
+    notes.append(
         "Same-run A/B: base and head ran side by side in this job, their trials interleaved in "
         "random order; changes are paired per trial."
-    ]
+    )
     for side, r in (("base", base_run), ("head", run)):
         if not r.complete:
             notes.append(f"The {side} run is incomplete: {r.incomplete_reason}.")
@@ -301,3 +321,13 @@ def _positive(window_rps: list[float]) -> list[float]:
     """A second with no completed request (a stall) is real, but has no logarithm: count it as
     half a request, the usual continuity correction for counts."""
     return [max(v, 0.5) for v in window_rps]
+
+
+def _not_compared(name: str, phase: Phase, reason: str, budget: Budget) -> list[Check]:
+    """The relative checks an endpoint or load level would have had, skipped with the reason."""
+    metrics = ("median", "p95") if phase == "profile" else ("rps",)
+    return [
+        Check(endpoint=name, phase=phase, metric=metric, kind="relative", status="skipped",
+              limit=budget.regression, message=f"not compared: {reason}")
+        for metric in metrics
+    ]  # fmt: skip

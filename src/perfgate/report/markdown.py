@@ -17,7 +17,7 @@ from perfgate.report.sections import (
 from perfgate.report.text import cell
 from perfgate.results import Check, EndpointProfile, LoadLevel, ResultsFile
 
-ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖"}
+ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖", "error": "⛔"}
 STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
 
 
