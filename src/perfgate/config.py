@@ -58,7 +58,10 @@ class AppConfig(_Strict):
     @field_validator("setup", mode="before")
     @classmethod
     def _commands(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        commands = [value] if isinstance(value, str) else value
+        if isinstance(commands, list):  # a YAML block (`|`) ends with a newline: not part of it
+            return [c.strip() if isinstance(c, str) else c for c in commands]
+        return commands
 
     @property
     def wrapped_for_queries(self) -> bool:

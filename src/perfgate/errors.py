@@ -44,9 +44,12 @@ class MeasurementError(PerfgateError):
 
     exit_status = ExitStatus.CANNOT_MEASURE
 
-    def __init__(self, message: str, hint: str | None = None, log_tail: str = "") -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, log_tail: str = "", log_name: str = "app log"
+    ) -> None:
         super().__init__(message, hint)
         self.log_tail = log_tail
+        self.log_name = log_name  # which log the tail comes from
 
 
 class Interrupted(PerfgateError):

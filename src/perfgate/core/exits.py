@@ -44,6 +44,6 @@ def error_exit(
         console.aside(traceback.format_exc().rstrip("\n"))
     console.say(f"error: {error}")
     if isinstance(error, MeasurementError) and error.log_tail:
-        console.aside("--- app log (last lines) ---")
+        console.aside(f"--- {error.log_name} (last lines) ---")
         console.aside(error.log_tail)
     return error.exit_status

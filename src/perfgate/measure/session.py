@@ -231,7 +231,9 @@ def _prepare(config: Config, record: RunRecord, layout: Layout, progress: Progre
                 variables=environment.variables(), own=own if guarded else None,
             )  # fmt: skip
     except MeasurementError as exc:
-        raise MeasurementError(side.says(exc.message), exc.hint, exc.log_tail) from None
+        raise MeasurementError(
+            side.says(exc.message), exc.hint, exc.log_tail, exc.log_name
+        ) from None
     except ConfigError as exc:
         raise ConfigError(side.says(exc.message), exc.hint) from None
     record.phase = "startup"

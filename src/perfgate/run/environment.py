@@ -125,10 +125,9 @@ def _virtualenv(folder: Path, env_dir: Path, log: BinaryIO, log_path: Path) -> P
 
 
 def _uv() -> str | None:
-    """uv (creates environments and installs in seconds, with a shared cache), where installed:
-    on PATH or beside perfgate's own interpreter."""
-    beside = Path(sys.executable).parent / "uv"
-    return shutil.which("uv") or (str(beside) if beside.is_file() else None)
+    """uv, where it is on PATH: it creates environments and installs in seconds, with a shared
+    cache; without it, the standard library's venv and pip do the same, slower."""
+    return shutil.which("uv")
 
 
 def _installer(python: str, requirement: str) -> list[str]:
@@ -185,4 +184,5 @@ def _run(
             f"{failure} (exit status {done.returncode})",
             f"its output is in {log_path}",
             log_tail="\n".join(tail[-LOG_TAIL_LINES:]),
+            log_name="setup log",
         )
