@@ -5,6 +5,7 @@ every mode and instance is scrubbed of the configured secrets."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -110,6 +111,13 @@ def test_every_app_log_of_every_mode_is_scrubbed(
         assert SECRET not in text, name
     written = "".join(p.read_text() for p in repo.rglob("*") if p.suffix in (".json", ".md"))
     assert SECRET not in written + capsys.readouterr().out
+    # Outputs are readable by others (a CI job's next step may run as another user), as any
+    # file the umask allows; rewritten logs keep that mode too.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    allowed = 0o666 & ~umask
+    for path in (stored / "results.json", stored / "report.md", ab / "head" / "app.log"):
+        assert path.stat().st_mode & 0o777 == allowed, path
 
 
 def test_a_side_whose_module_cannot_be_found_is_a_config_error_naming_the_side(

@@ -46,18 +46,20 @@ class SideEnvironment:
     venv: Path | None
     inapp_path: Path
     gunicorn: str | None
+    side: str | None = None  # PERFGATE_SIDE for setup and the app: "base" or "head"
 
     def variables(self) -> dict[str, str]:
-        """What activating the environment sets, for setup and for the app."""
+        """What the side's setup and app get: PERFGATE_SIDE, and the environment activated."""
+        side = {SIDE_ENV: self.side} if self.side else {}
         if self.venv is None:
-            return {}
+            return side
         path = os.pathsep.join([str(self.venv / "bin"), os.environ.get("PATH", "")])
-        return {"VIRTUAL_ENV": str(self.venv), "PATH": path}
+        return {**side, "VIRTUAL_ENV": str(self.venv), "PATH": path}
 
 
-def shared_environment() -> SideEnvironment:
+def shared_environment(side: str | None = None) -> SideEnvironment:
     """perfgate's own interpreter and packages (no isolation)."""
-    return SideEnvironment(sys.executable, None, _package_root(), gunicorn_version())
+    return SideEnvironment(sys.executable, None, _package_root(), gunicorn_version(), side)
 
 
 def gunicorn_version() -> str | None:
@@ -73,15 +75,15 @@ def prepare_side(
     """Make the side's environment and run its setup commands in `folder`. Raises
     MeasurementError naming the command that failed, with the log's last lines."""
     if not (app.setup or app.isolated):
-        return shared_environment()
+        return shared_environment(side)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        environment = shared_environment()
+        environment = shared_environment(side)
         if app.isolated:
             venv = _virtualenv(folder, env_dir, log, log_path)
             environment = SideEnvironment(str(venv / "bin" / "python"), venv,
-                                          _copy_inapp(inapp_dir), None)  # fmt: skip
-        variables = {**os.environ, **app.env, SIDE_ENV: side, **environment.variables()}
+                                          _copy_inapp(inapp_dir), None, side)  # fmt: skip
+        variables = {**os.environ, **app.env, **environment.variables()}
         for command in app.setup:
             _run(["bash", "-e", "-o", "pipefail", "-c", command], folder, variables, log, log_path,
                  f"setup command failed: {command!r}")  # fmt: skip
@@ -93,7 +95,9 @@ def prepare_side(
             _run(_installer(environment.python, wanted), folder, variables, log, log_path,
                  f"cannot install {wanted} into {environment.venv}")  # fmt: skip
             version = _version_of_gunicorn(environment.python)
-    return SideEnvironment(environment.python, environment.venv, environment.inapp_path, version)
+    return SideEnvironment(
+        environment.python, environment.venv, environment.inapp_path, version, side
+    )
 
 
 def dependency_digest(folder: Path) -> str:
