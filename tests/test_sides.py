@@ -61,8 +61,14 @@ def _commit(repo: Path, files: dict[str, str], message: str) -> None:
 
 
 def _check(repo: Path, *extra: str) -> tuple[int, str, dict]:
+    """`perfgate check` as a team runs it: from the repository's root, with relative paths."""
     out = repo / ".perfgate"
-    status = main(["check", "-c", str(repo / "thresholds.yaml"), "--out", str(out), *extra])
+    here = Path.cwd()
+    os.chdir(repo)
+    try:
+        status = main(["check", "-c", "thresholds.yaml", "--out", ".perfgate", *extra])
+    finally:
+        os.chdir(here)
     results = (
         json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
     )

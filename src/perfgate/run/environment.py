@@ -76,6 +76,8 @@ def prepare_side(
     MeasurementError naming the command that failed, with the log's last lines."""
     if not (app.setup or app.isolated):
         return shared_environment(side)
+    # Commands run in the side's tree: every path handed to them must not depend on the cwd.
+    env_dir, log_path, inapp_dir = env_dir.resolve(), log_path.resolve(), inapp_dir.resolve()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         environment = shared_environment(side)
