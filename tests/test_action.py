@@ -338,7 +338,8 @@ def test_a_message_cannot_start_a_workflow_command_in_the_log(runner: Path, caps
     lines = capsys.readouterr().out.splitlines()
     # The check's message holds "\n::x::y": in the printed summary it stays inside its line.
     assert not any(line.startswith("::x::") for line in lines)
-    assert any("budget%0A::x::y" in line for line in lines if line.startswith("  fail"))
+    assert any("budget ::x::y" in line for line in lines if line.startswith("  fail"))
+    assert not any("%25" in line or "%0A" in line for line in lines if line.startswith("  fail"))
 
 
 def test_bad_input_is_a_usage_error_in_one_line(

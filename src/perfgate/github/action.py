@@ -84,8 +84,9 @@ def _run_check(
         except PerfgateError as exc:
             return error_exit(console, exc), None
         for line in summary_lines(checked.results, checked.layout):
-            # A check's message may hold text from the app: it must not start a workflow command.
-            console.show(runner.escape_data(line))
+            # A check's message may hold text from the app: a line break in it must not start a
+            # line of its own, which the runner would read as a workflow command.
+            console.show(" ".join(line.splitlines()))
         return checked.exit_status(inputs.fail_on), checked.results
 
 

@@ -78,6 +78,18 @@ def prepare_side(
         return shared_environment(side)
     # Commands run in the side's tree: every path handed to them must not depend on the cwd.
     env_dir, log_path, inapp_dir = env_dir.resolve(), log_path.resolve(), inapp_dir.resolve()
+    try:
+        return _prepare(app, side, folder, env_dir, log_path, inapp_dir)
+    except OSError as exc:
+        raise MeasurementError(
+            f"cannot prepare the {side} side's environment: {exc}",
+            f"check that {env_dir.parent} can be written to",
+        ) from None
+
+
+def _prepare(
+    app: AppConfig, side: str, folder: Path, env_dir: Path, log_path: Path, inapp_dir: Path
+) -> SideEnvironment:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         environment = shared_environment(side)
