@@ -6,7 +6,8 @@ request so tests can assert on headers. What it imitates, from GitHub's REST doc
   with a `Link` header carrying rel="next", "last", "first" and "prev" as absolute URLs.
 - `POST` to the same path: 201 with the new comment; `PATCH /repos/{o}/{r}/issues/comments/{id}`:
   200 with the updated one; 422 for a body over 65,536 characters.
-- `GET /repos/{o}/{r}/pulls/{n}`: the pull request with `head.sha`.
+- `GET /repos/{o}/{r}/pulls/{n}`: the pull request with `head.sha`; `GET /user`: 403, as for an
+  installation token (whose comments are written by github-actions[bot]).
 - 401 for a missing or unknown token, 403 "Resource not accessible by integration" when a
   read-only token writes, 404 for an unknown repository, pull request or comment.
 - `x-ratelimit-limit/remaining/reset/used/resource` on every answer.
@@ -145,6 +146,9 @@ class FakeGitHub:
                 return 422, {}, problem
             comment["body"] = body["body"]
             return 200, {}, _public(comment)
+        if path == "/user" and method == "GET":
+            # An installation token (GITHUB_TOKEN, ghs_...) has no user to read.
+            return 403, {}, _error("Resource not accessible by integration")
         if (match := _PULL.match(path)) and method == "GET":
             key = (match.group(1), int(match.group(2)))
             if key not in self.pulls:

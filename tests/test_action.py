@@ -135,7 +135,11 @@ def test_first_run_creates_the_comment_second_run_updates_it(
     assert comment["body"].startswith(marker("perf:gate:thresholds.yaml"))
     assert "## perfgate: PASS" in comment["body"]
     assert "https://github.example/acme/shop/actions/runs/4242" in comment["body"]
-    assert [r.method for r in gh.requests] == ["GET", "POST", "GET", "PATCH"]
+    # Each run: who the token writes as, the comments, then create or update.
+    assert [(r.method, r.path.split("?")[0].rsplit("/", 1)[-1]) for r in gh.requests] == [
+        ("GET", "user"), ("GET", "comments"), ("POST", "comments"),
+        ("GET", "user"), ("GET", "comments"), ("PATCH", str(comment["id"])),
+    ]  # fmt: skip
     assert WRITE_TOKEN not in every_output(runner, capsys)
 
 

@@ -19,7 +19,7 @@ from perfgate.github.api import (
     pull_request_head_sha,
 )
 from perfgate.github.fit import comment_body
-from tests.github_fake import READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
+from tests.github_fake import BOT, HUMAN, READ_TOKEN, WRITE_TOKEN, FakeGitHub, fake_github
 
 REPO = "acme/shop"
 PR = PullRequest(REPO, 7)
@@ -69,8 +69,21 @@ def test_requests_carry_the_documented_headers(gh: FakeGitHub) -> None:
         assert request.headers["x-github-api-version"] == "2022-11-28"
         assert request.headers["user-agent"] == f"perfgate/{__version__}"
         assert request.headers["authorization"] == f"Bearer {WRITE_TOKEN}"
-    assert [r.method for r in gh.requests] == ["GET", "POST"]
-    assert "per_page=100" in gh.requests[0].path
+    assert [r.method for r in gh.requests] == ["GET", "GET", "POST"]
+    assert gh.requests[0].path == "/user" and "per_page=100" in gh.requests[1].path
+
+
+def test_a_comment_someone_else_starts_with_the_marker_is_never_touched(gh: FakeGitHub) -> None:
+    planted = gh.add_comment(REPO, 7, body("perf", "## ✅ pass (not perfgate's)"), HUMAN)
+    first = post_sticky_comment(client(gh), PR, "perf", body("perf", "## ❌ fail"))
+    second = post_sticky_comment(client(gh), PR, "perf", body("perf", "## ❌ still failing"))
+    assert isinstance(first, CommentPosted) and first.action == "created"
+    assert isinstance(second, CommentPosted) and second.action == "updated"
+    assert second.comment_id == first.comment_id != planted
+    comments = {c["id"]: c for c in gh.comments_on(REPO, 7)}
+    assert "not perfgate's" in comments[planted]["body"]
+    assert comments[first.comment_id]["user"]["login"] == "github-actions[bot]"
+    assert all(not r.path.endswith(f"/comments/{planted}") for r in gh.requests)
 
 
 def test_marker_keys_keep_two_jobs_apart(gh: FakeGitHub) -> None:
@@ -90,19 +103,19 @@ def test_marker_keys_keep_two_jobs_apart(gh: FakeGitHub) -> None:
 def test_pagination_reaches_a_comment_on_page_three(gh: FakeGitHub) -> None:
     for i in range(230):
         gh.add_comment(REPO, 7, f"chatter {i}")
-    ours = gh.add_comment(REPO, 7, body("perf", "old report"))
+    ours = gh.add_comment(REPO, 7, body("perf", "old report"), BOT)
     gh.add_comment(REPO, 7, "more chatter")
 
     result = post_sticky_comment(client(gh), PR, "perf", body("perf", "new report"))
 
     assert result == CommentPosted("updated", ours, result.url)  # type: ignore[union-attr]
-    pages = [r.path for r in gh.requests if r.method == "GET"]
+    pages = [r.path for r in gh.requests if r.method == "GET" and "/comments" in r.path]
     assert len(pages) == 3 and "page=3" in pages[-1]
 
 
 def test_marker_quoted_mid_comment_does_not_hijack(gh: FakeGitHub) -> None:
-    gh.add_comment(REPO, 7, f"look at this: {marker('perf')}")
-    assert find_comment(client(gh), PR, "perf") is None
+    gh.add_comment(REPO, 7, f"look at this: {marker('perf')}", BOT)
+    assert find_comment(client(gh), PR, "perf", "github-actions[bot]") is None
 
 
 def test_marker_cannot_close_the_html_comment_early() -> None:

@@ -192,17 +192,39 @@ class GitHubClient:
         return self.redact(f"{method} {path} -> HTTP {response.status_code}: {detail}".rstrip(": "))
 
 
-def find_comment(client: GitHubClient, pr: PullRequest, key: str) -> dict[str, Any] | None:
+# Who writes a comment posted with the Actions token (GITHUB_TOKEN).
+ACTIONS_BOT = "github-actions[bot]"
+
+
+def token_login(client: GitHubClient) -> str:
+    """The login that comments posted with this token carry. A personal token can read its
+    user (`GET /user`); an Actions (installation) token cannot (403) and posts as
+    github-actions[bot]."""
+    try:
+        return str(client.request("GET", "/user")["login"])
+    except GitHubError as exc:
+        # Only GitHub's own answer for an installation token; a rate limit is an error here too.
+        if exc.status == 403 and "not accessible by integration" in str(exc):
+            return ACTIONS_BOT
+        raise
+
+
+def find_comment(
+    client: GitHubClient, pr: PullRequest, key: str, author: str
+) -> dict[str, Any] | None:
     """Return perfgate's earlier comment for `key`, or None.
 
-    A comment counts only if its body starts with the marker, which perfgate always writes
-    first; a person quoting the marker mid-comment does not hijack the sticky comment. Of
-    several matches (left by an older version or a race), the newest is kept up to date.
+    A comment counts only if `author` (the token's own login) wrote it and its body starts with
+    the marker, which perfgate always writes first: anyone can post a comment that starts with
+    the marker, and perfgate must never edit (or fail on) someone else's comment. Of several
+    matches (left by an older version or a race), the newest is kept up to date.
     """
     tag = marker(key)
     found = None
     for comment in client.paginate(f"/repos/{pr.repo}/issues/{pr.number}/comments?per_page=100"):
-        if str(comment.get("body") or "").lstrip().startswith(tag):
+        user = comment.get("user")
+        mine = isinstance(user, dict) and str(user.get("login", "")) == author
+        if mine and str(comment.get("body") or "").lstrip().startswith(tag):
             found = comment
     return found
 
@@ -216,7 +238,7 @@ def post_sticky_comment(
     can still turn its old "fail" comment into "pass" without adding a new one.
     """
     try:
-        existing = find_comment(client, pr, key)
+        existing = find_comment(client, pr, key, token_login(client))
         if existing is not None:
             data = client.request(
                 "PATCH", f"/repos/{pr.repo}/issues/comments/{existing['id']}", {"body": body}
