@@ -504,3 +504,15 @@ def test_a_pull_request_is_measured_against_its_base_commit(
     assert "FAIL" in comment["body"].splitlines()[1]
     assert outputs(runner)["verdict"] == "fail"
     assert git("worktree", "list").count("\n") == 0  # the base checkout was removed
+
+
+def test_a_bad_input_still_writes_outputs_and_a_summary_that_says_why(
+    runner: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    monkeypatch.setenv("INPUT_WORKING-DIRECTORY", "no-such-service")
+    assert run_action() == 2
+    assert outputs(runner) == {"verdict": "error", "report": "", "results": "", "failures": "0"}
+    summary = (runner / "summary.md").read_text()
+    assert "could not finish the check (exit status 2)" in summary
+    assert "working-directory 'no-such-service' does not exist" in summary
+    assert "::error title=perfgate%3A bad input::working-directory" in capsys.readouterr().out

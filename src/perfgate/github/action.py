@@ -25,6 +25,7 @@ from perfgate.github.runner import RunContext, read_context
 from perfgate.github.token import hidden_from_children
 from perfgate.layout import Layout
 from perfgate.report.summary import summary_lines
+from perfgate.report.text import cell
 from perfgate.results import ResultsFile, load_results
 
 CheckRunner = Callable[[CheckRequest, Console], Checked]
@@ -40,25 +41,35 @@ def run_action(
     """Run the gate as a GitHub Action step and return the step's exit code."""
     env = os.environ if env is None else env
     console = console or Console()
-    inputs, ctx = read_inputs(env), read_context(env)
-    workdir = Path(inputs.working_directory)
-    if not workdir.is_dir():
-        raise ConfigError(f"working-directory {inputs.working_directory!r} does not exist")
+    ctx = read_context(env)
+    try:
+        inputs = read_inputs(env)
+        workdir = Path(inputs.working_directory)
+        if not workdir.is_dir():
+            raise ConfigError(f"working-directory {inputs.working_directory!r} does not exist")
+    except ConfigError as exc:
+        # No check ran; the step still says why, where the reader looks first.
+        status = error_exit(console, exc)
+        runner.annotation("error", str(exc), title="perfgate: bad input")
+        runner.append_summary(ctx.summary_path, _error_report(status, ctx.run_link(), str(exc)))
+        outputs = {"verdict": "error", "report": "", "results": "", "failures": "0"}
+        runner.write_outputs(ctx.output_path, outputs)
+        return status
     layout = Layout(Path(OUT_DIR))
     with chdir(workdir), hidden_from_children("INPUT_GITHUB-TOKEN"):
         layout.prepare()  # nothing of an earlier run may pass for this one's
-        status, results = _run_check(check, check_request(inputs, ctx), console, inputs)
+        status, results, problem = _run_check(check, check_request(inputs, ctx), console, inputs)
         if results is None:
             results = _read_results(layout.results)  # a broken check's incomplete run
         report = layout.report.read_text(encoding="utf-8") if layout.report.is_file() else ""
         if not report:
             # Later steps (an artifact upload for the comment workflow) find a report either way.
-            report = _error_report(status, ctx.run_link())
+            report = _error_report(status, ctx.run_link(), problem)
             console.write_text(layout.report, report)
     finished = status in (ExitStatus.OK, ExitStatus.GATE_FAILED)
     verdict = results.verdict if results and finished else "error"
     config_file = Path(inputs.working_directory, inputs.config)
-    failures = _annotate(results, config_file) if results else 0
+    failures = runner.annotate_checks(results, config_file) if results else 0
     runner.append_summary(ctx.summary_path, fit.fit(report, fit.SUMMARY_LIMIT))
     rel = os.path.normpath(Path(inputs.working_directory, OUT_DIR))
     runner.write_outputs(
@@ -77,17 +88,18 @@ def run_action(
 
 def _run_check(
     check: CheckRunner, request: CheckRequest, console: Console, inputs: ActionInputs
-) -> tuple[ExitStatus, ResultsFile | None]:
+) -> tuple[ExitStatus, ResultsFile | None, str]:
+    """The check's exit status, its results, and what went wrong when it broke."""
     with runner.group(f"perfgate check -c {inputs.config}"):
         try:
             checked = check(request, console)
         except PerfgateError as exc:
-            return error_exit(console, exc), None
+            return error_exit(console, exc), None, console.redact(str(exc))
         for line in summary_lines(checked.results, checked.layout):
             # A check's message may hold text from the app: a line break in it must not start a
             # line of its own, which the runner would read as a workflow command.
             console.show(" ".join(line.splitlines()))
-        return checked.exit_status(inputs.fail_on), checked.results
+        return checked.exit_status(inputs.fail_on), checked.results, ""
 
 
 def _read_results(path: Path) -> ResultsFile | None:
@@ -97,26 +109,12 @@ def _read_results(path: Path) -> ResultsFile | None:
         return None
 
 
-def _annotate(results: ResultsFile, config_file: Path) -> int:
-    """One annotation per failed (error) or inconclusive (warning) check; returns the failures."""
-    failures = 0
-    for check in results.checks:
-        if check.status not in ("fail", "inconclusive"):
-            continue
-        failures += check.status == "fail"
-        runner.annotation(
-            "error" if check.status == "fail" else "warning",
-            f"{check.endpoint} {check.phase} {check.metric}: {check.message}",
-            file=os.path.normpath(config_file),
-            line=runner.budget_line(config_file, check.endpoint, check.metric),
-            title=f"perfgate: {check.status}",
-        )
-    return failures
-
-
-def _error_report(status: int, link: str | None) -> str:
+def _error_report(status: int, link: str | None, problem: str = "") -> str:
     where = f"[the run log]({link})" if link else "the run log"
-    return f"## ⚠️ perfgate could not finish the check (exit status {status})\n\nSee {where}.\n"
+    said = f"{cell(problem)}\n\n" if problem else ""
+    return (
+        f"## ⚠️ perfgate could not finish the check (exit status {status})\n\n{said}See {where}.\n"
+    )
 
 
 def _comment(

@@ -11,6 +11,7 @@ delimiter block.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ import yaml
 from perfgate.errors import ConfigError
 from perfgate.github.api import DEFAULT_API_URL, PullRequest
 from perfgate.github.fit import run_url
+from perfgate.results import ResultsFile
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,23 @@ def append_summary(path: str | None, markdown: str) -> None:
         return
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(markdown.rstrip("\n") + "\n")
+
+
+def annotate_checks(results: ResultsFile, config_file: Path) -> int:
+    """One annotation per failed (error) or inconclusive (warning) check; returns the failures."""
+    failures = 0
+    for check in results.checks:
+        if check.status not in ("fail", "inconclusive"):
+            continue
+        failures += check.status == "fail"
+        annotation(
+            "error" if check.status == "fail" else "warning",
+            f"{check.endpoint} {check.phase} {check.metric}: {check.message}",
+            file=os.path.normpath(config_file),
+            line=budget_line(config_file, check.endpoint, check.metric),
+            title=f"perfgate: {check.status}",
+        )
+    return failures
 
 
 def budget_line(config_file: Path, endpoint: str, metric: str = "") -> int | None:
