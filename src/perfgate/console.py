@@ -9,6 +9,7 @@ looked up when used, so a test's captured stdout works.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -29,11 +30,18 @@ class Console:
         self.redact = redact or Redactor.for_app(None)
         self._out = out
         self._err = err
+        self._environ: Mapping[str, str] | None = None
+
+    def mask_environment(self, environ: Mapping[str, str]) -> None:
+        """Mask the secrets of `environ` instead of os.environ's (the Action's tokens, kept out
+        of os.environ so that no child inherits them)."""
+        self._environ = environ
+        self.redact = Redactor.for_app(None, environ)
 
     def mask_secrets_of(self, app: AppConfig) -> None:
         """From now on, also mask the secrets of the app's configuration (app.env and
         app.secret_env), in this command's output and in the error it may end with."""
-        self.redact = Redactor.for_app(app)
+        self.redact = Redactor.for_app(app, self._environ)
 
     def say(self, message: str) -> None:
         """A progress or error line for the person watching (stderr)."""

@@ -4,6 +4,7 @@ return the exit status. No measuring, judging or writing happens here."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from perfgate.config import load_config
 from perfgate.console import Console
@@ -11,6 +12,7 @@ from perfgate.core import check as core
 from perfgate.errors import ExitStatus
 from perfgate.github.action import run_action
 from perfgate.github.comment import run_comment
+from perfgate.github.token import reexec_without_secrets
 from perfgate.layout import Layout
 from perfgate.report.html import render_html
 from perfgate.report.markdown import render_markdown
@@ -73,7 +75,10 @@ def report(args: argparse.Namespace, console: Console) -> ExitStatus:
 
 
 def action(args: argparse.Namespace, console: Console) -> ExitStatus:
-    return ExitStatus(run_action(console=console))
+    secrets = reexec_without_secrets()  # as a container's PID 1: the tokens leave its environment
+    environ = {**os.environ, **secrets}
+    console.mask_environment(environ)
+    return ExitStatus(run_action(environ, console=console))
 
 
 def comment(args: argparse.Namespace, console: Console) -> ExitStatus:

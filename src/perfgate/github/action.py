@@ -56,7 +56,7 @@ def run_action(
         runner.write_outputs(ctx.output_path, outputs)
         return status
     layout = Layout(Path(OUT_DIR))
-    with chdir(workdir), hidden_from_children("INPUT_GITHUB-TOKEN"):
+    with chdir(workdir), hidden_from_children():
         layout.prepare()  # nothing of an earlier run may pass for this one's
         status, results, problem = _run_check(check, check_request(inputs, ctx), console, inputs)
         if results is None:
@@ -81,6 +81,7 @@ def run_action(
             "failures": str(failures),
         },
     )
+    runner.give_to_owner_of(Path(inputs.working_directory, OUT_DIR), Path.cwd())
     failing = status != ExitStatus.OK or verdict in ("fail", "error")
     _comment(inputs, ctx, report, failing=failing, client_factory=client_factory)
     return status

@@ -139,6 +139,20 @@ def append_summary(path: str | None, markdown: str) -> None:
         handle.write(markdown.rstrip("\n") + "\n")
 
 
+def give_to_owner_of(folder: Path, workspace: Path) -> None:
+    """As root (a container action runs as root), hand `folder` to the owner of the workspace:
+    the job's next steps run as that user (1001 on GitHub's runners) and must be able to read,
+    replace and remove what perfgate wrote."""
+    if os.geteuid() != 0 or not folder.exists():
+        return
+    owner = workspace.stat()
+    if owner.st_uid == 0:
+        return
+    for root, dirs, files in os.walk(folder):
+        for name in [".", *dirs, *files]:
+            os.chown(Path(root, name), owner.st_uid, owner.st_gid, follow_symlinks=False)
+
+
 def annotate_checks(results: ResultsFile, config_file: Path) -> int:
     """One annotation per failed (error) or inconclusive (warning) check; returns the failures."""
     failures = 0
