@@ -1,4 +1,5 @@
-# The perfgate GitHub Action: `runs: using: docker` in action.yml builds this image.
+# The perfgate GitHub Action: `runs: using: docker` in action.yml builds this image (main), or a
+# release's action.yml names the prebuilt image by digest.
 FROM python:3.11-slim-bookworm
 
 # git: the same-run comparison (`against`) checks out the base commit beside the PR.
@@ -13,9 +14,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# .dockerignore keeps caches, virtualenvs and .git out of the context.
-COPY . /opt/perfgate
-RUN pip install --no-cache-dir /opt/perfgate
+# perfgate's own environment, apart from the system Python: an app's packages (installed by its
+# setup into the environment of its side) can never replace a file under the running perfgate.
+# The locked, hashed requirements come first, so a change of perfgate's code reuses this layer.
+COPY requirements.lock /opt/perfgate/requirements.lock
+RUN python -m venv /opt/perfgate/venv \
+    && /opt/perfgate/venv/bin/pip install --no-cache-dir --require-hashes \
+        -r /opt/perfgate/requirements.lock \
+    && ln -s /opt/perfgate/venv/bin/uv /usr/local/bin/uv
+
+COPY . /opt/perfgate/src
+RUN /opt/perfgate/venv/bin/pip install --no-cache-dir --no-deps /opt/perfgate/src \
+    && ln -s /opt/perfgate/venv/bin/perfgate /usr/local/bin/perfgate
 
 # No USER: GitHub runs container actions as root and mounts the workspace for root.
-ENTRYPOINT ["perfgate"]
+ENTRYPOINT ["/opt/perfgate/venv/bin/perfgate"]

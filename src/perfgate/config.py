@@ -80,6 +80,8 @@ class AppConfig(_Strict):
             raise ValueError("app.setup and app.isolate need app.target or app.command")
         if any(not c.strip() for c in self.setup):
             raise ValueError("app.setup holds an empty command")
+        if any("\0" in c for c in self.setup):
+            raise ValueError("app.setup holds a NUL character (in YAML, write '\\0' to pass \\0)")
         if self.command and "{port}" not in self.command:
             raise ValueError("app.command must contain {port} so perfgate can choose a free port")
         if not self.ready_path.startswith("/"):
