@@ -516,3 +516,42 @@ def test_a_bad_input_still_writes_outputs_and_a_summary_that_says_why(
     assert "could not finish the check (exit status 2)" in summary
     assert "working-directory 'no-such-service' does not exist" in summary
     assert "::error title=perfgate%3A bad input::working-directory" in capsys.readouterr().out
+
+
+def test_command_comment_posts_a_report_measured_elsewhere(
+    runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fork-safe flow's second workflow: no check runs, the artifact's report is posted.
+    Path("artifact").mkdir()
+    Path("artifact/report.md").write_text("## perfgate: ❌ FAIL (1 fail)\n")
+    for name, value in {"INPUT_COMMAND": "comment", "INPUT_REPORT": "artifact/report.md",
+                        "INPUT_PR": "7", "INPUT_EXPECT-HEAD-SHA": HEAD_SHA}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    check = FakeCheck("pass")
+    assert run_action(check=check) == 0 and check.calls == []
+    [comment] = gh.comments_on(REPO, 7)
+    assert "FAIL (1 fail)" in comment["body"]
+    # The PR moved on since it was measured: nothing is posted over the newer state.
+    monkeypatch.setenv("INPUT_EXPECT-HEAD-SHA", "c" * 40)
+    Path("artifact/report.md").write_text("## perfgate: ✅ PASS\n")
+    assert run_action() == 0
+    assert "FAIL" in gh.comments_on(REPO, 7)[0]["body"]
+
+
+def test_command_baseline_records_the_history(
+    runner: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
+) -> None:
+    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", "tiny.py")
+    Path("thresholds.yaml").write_text(
+        "app: {target: 'tiny:create_app()', workers: 1}\n"
+        "endpoints: [{name: items, path: /items}]\n"
+        "profile: {warmup: 1, samples: 6, trials: 2}\nload: {enabled: false}\n"
+    )
+    monkeypatch.setenv("INPUT_COMMAND", "baseline")
+    monkeypatch.setenv("INPUT_COMMENT", "never")
+    assert run_action() == 0
+    assert run_action() == 0
+    history = json.loads(Path(".perfgate/baseline.json").read_text())
+    assert len(history["runs"]) == 2
+    assert "now holds 2 run(s)" in capsys.readouterr().out
+    assert outputs(runner)["verdict"] == "pass"

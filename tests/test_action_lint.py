@@ -66,7 +66,9 @@ def test_every_action_input_reaches_action_py() -> None:
 
     # Docker actions get INPUT_<NAME>, upper-cased with hyphens kept.
     env = {f"INPUT_{name.upper()}": f"value-of-{name}" for name in declared}
-    env |= {"INPUT_COMMENT": "never", "INPUT_FAIL-ON": "never"}
+    # Inputs with a fixed set of values (or a number) get a valid one.
+    env |= {"INPUT_COMMENT": "never", "INPUT_FAIL-ON": "never", "INPUT_COMMAND": "baseline",
+            "INPUT_PR": "42"}  # fmt: skip
     inputs = read_inputs(env)
     seen = {getattr(inputs, field) for field in ActionInputs.__dataclass_fields__}
     assert {v for k, v in env.items() if k.startswith("INPUT_")} <= seen

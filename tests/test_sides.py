@@ -193,7 +193,10 @@ def test_a_pr_that_adds_a_dependency_runs_each_side_with_its_own_packages(
                                                 os.environ["PATH"]]))  # fmt: skip
     repo = tmp_path / "shop"
     app = (SIDES / "installed_app.py").read_text()
-    config = "app:\n  target: shop:app\n  workers: 1\n  setup: pip install -q -r requirements.txt\n"
+    config = (
+        "app:\n  target: shop:app\n  workers: 1\n  setup: pip install -q -r requirements.txt\n"
+        '  python: "3.11"\n'
+    )  # the app's own Python (here the same minor version)
     _commit(repo, {"shop.py": app, "requirements.txt": "", "thresholds.yaml": config + QUICK},
             "base")  # fmt: skip
     extra = PACKAGE.replace('"shopapp"', '"shopextra"').replace('where = ["src"]', 'where = ["."]')
@@ -210,6 +213,9 @@ def test_a_pr_that_adds_a_dependency_runs_each_side_with_its_own_packages(
             python = Path(out, "envs", side, "bin", "python")
             found = subprocess.run([python, "-c", "import shopextra"], capture_output=True)
             assert (found.returncode == 0) == has_it, side
+            version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"],
+                                     capture_output=True, text=True, check=True)  # fmt: skip
+            assert version.stdout.strip() == "(3, 11)", side
             log = Path(out, side, "setup.log").read_text()
             # The second check keeps each environment: its dependency files did not change.
             assert ("keeping the environment" in log) == (attempt == "again"), side

@@ -47,13 +47,16 @@ class AppConfig(_Strict):
     # Shell commands run in each side's own tree before its app starts (install, migrate,
     # seed): base first, then head; once in stored mode (perfgate.run.environment).
     setup: list[str] = Field(default_factory=list)
-    # One virtual environment per side for the app; on by default when setup is given.
+    # One virtual environment per side for the app; on by default when setup or python is given.
     isolate: bool | None = None
+    # The Python those environments are made with: a version (uv installs it if missing) or a
+    # path; default: the one perfgate runs on.
+    python: str | None = None
 
     @property
     def isolated(self) -> bool:
         """Whether each side's app runs from a virtual environment of its own."""
-        return bool(self.setup) if self.isolate is None else self.isolate
+        return bool(self.setup or self.python) if self.isolate is None else self.isolate
 
     @field_validator("setup", mode="before")
     @classmethod
@@ -76,8 +79,10 @@ class AppConfig(_Strict):
                 "give exactly one of app.target, app.command or app.url"
                 + (f" (found {', '.join(given)})" if given else "")
             )
-        if self.url and (self.setup or self.isolate):
-            raise ValueError("app.setup and app.isolate need app.target or app.command")
+        if self.url and (self.setup or self.isolate or self.python):
+            raise ValueError("app.setup, app.isolate and app.python need app.target or app.command")
+        if self.python and self.isolate is False:
+            raise ValueError("app.python needs an environment per side: drop app.isolate: false")
         if any(not c.strip() for c in self.setup):
             raise ValueError("app.setup holds an empty command")
         if any("\0" in c for c in self.setup):

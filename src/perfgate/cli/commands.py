@@ -32,18 +32,9 @@ def check(args: argparse.Namespace, console: Console) -> ExitStatus:
 
 
 def baseline(args: argparse.Namespace, console: Console) -> ExitStatus:
-    config = load_config(args.config)
-    console.mask_secrets_of(config.app)
-    path = core.baseline_path(config, args.baseline)
-    outcome = core.record_baseline(
-        config, path, Layout(args.out), console, replace=args.replace, force=args.force
-    )
-    if outcome.refused:
-        console.say(f"error: {path} was not changed: {outcome.refused}")
-        console.say("fix the app or the budgets, or pass --force to record this run anyway")
-        return ExitStatus.GATE_FAILED
-    console.show(f"Baseline: {path} now holds {outcome.runs} run(s).")
-    return ExitStatus.OK
+    request = core.CheckRequest(args.config, args.out, args.baseline)
+    checked = core.run_baseline(request, console, replace=args.replace, force=args.force)
+    return checked.exit_status()
 
 
 def compare(args: argparse.Namespace, console: Console) -> ExitStatus:

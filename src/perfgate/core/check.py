@@ -49,6 +49,7 @@ class CheckRequest:
     against: str | None = None  # a git ref: same-run A/B instead of the stored baseline
     seed: int | None = None
     setup: tuple[str, ...] = ()  # more setup commands, run after app.setup (the Action's input)
+    python: str | None = None  # the app's Python, instead of app.python (the Action's input)
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,11 @@ class Checked:
     results: ResultsFile
     layout: Layout
     strict: bool
+    refused: str | None = None  # `baseline`: why the run was not added to the history
 
     def exit_status(self, fail_on: str | None = None) -> ExitStatus:
+        if self.refused:
+            return ExitStatus.GATE_FAILED
         return gate_exit(self.results.verdict, strict=self.strict, fail_on=fail_on)
 
 
@@ -72,11 +76,7 @@ class BaselineOutcome:
 
 
 def run_check(request: CheckRequest, console: Console) -> Checked:
-    config = load_config(request.config)
-    if request.setup:
-        app = config.app.model_copy(update={"setup": [*config.app.setup, *request.setup]})
-        config = config.model_copy(update={"app": app})
-    console.mask_secrets_of(config.app)
+    config = _config(request, console)
     layout = Layout(request.out)
     layout.prepare()
     if request.against:
@@ -86,6 +86,35 @@ def run_check(request: CheckRequest, console: Console) -> Checked:
         baseline = load_baseline(path) if path.exists() else None
         results = stored_check(config, baseline, layout, console)
     return Checked(results, layout, config.compare.strict)
+
+
+def run_baseline(
+    request: CheckRequest, console: Console, *, replace: bool = False, force: bool = False
+) -> Checked:
+    """`perfgate baseline` (and the Action's `command: baseline`): measure, and add the run to
+    the history if it is sound."""
+    config = _config(request, console)
+    path = baseline_path(config, request.baseline)
+    layout = Layout(request.out)
+    outcome = record_baseline(config, path, layout, console, replace=replace, force=force)
+    if outcome.refused:
+        console.say(f"error: {path} was not changed: {outcome.refused}")
+        console.say("fix the app or the budgets, or pass --force to record this run anyway")
+    else:
+        console.show(f"Baseline: {path} now holds {outcome.runs} run(s).")
+    return Checked(outcome.results, layout, config.compare.strict, outcome.refused)
+
+
+def _config(request: CheckRequest, console: Console) -> Config:
+    """The request's config, with its extra setup commands, and its secrets masked from now."""
+    config = load_config(request.config)
+    if request.setup or request.python:
+        update: dict[str, object] = {"setup": [*config.app.setup, *request.setup]}
+        if request.python:
+            update["python"] = request.python
+        config = config.model_copy(update={"app": config.app.model_copy(update=update)})
+    console.mask_secrets_of(config.app)
+    return config
 
 
 def baseline_path(config: Config, given: Path | None = None) -> Path:

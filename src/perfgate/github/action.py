@@ -14,12 +14,12 @@ from contextlib import chdir
 from pathlib import Path
 
 from perfgate.console import Console
-from perfgate.core.check import Checked, CheckRequest, run_check
+from perfgate.core.check import Checked, CheckRequest, run_baseline, run_check
 from perfgate.core.exits import error_exit
 from perfgate.errors import ConfigError, ExitStatus, PerfgateError, ResultsError
 from perfgate.github import fit, runner
 from perfgate.github.api import GitHubClient, marker, post_sticky_comment
-from perfgate.github.comment import ClientFactory, announce
+from perfgate.github.comment import ClientFactory, announce, post_report
 from perfgate.github.inputs import OUT_DIR, ActionInputs, check_request, read_inputs
 from perfgate.github.runner import RunContext, read_context
 from perfgate.github.token import hidden_from_children
@@ -48,13 +48,18 @@ def run_action(
         if not workdir.is_dir():
             raise ConfigError(f"working-directory {inputs.working_directory!r} does not exist")
     except ConfigError as exc:
-        # No check ran; the step still says why, where the reader looks first.
+        # Nothing ran; the step still says why, where the reader looks first.
         status = error_exit(console, exc)
         runner.annotation("error", str(exc), title="perfgate: bad input")
         runner.append_summary(ctx.summary_path, _error_report(status, ctx.run_link(), str(exc)))
         outputs = {"verdict": "error", "report": "", "results": "", "failures": "0"}
         runner.write_outputs(ctx.output_path, outputs)
         return status
+    if inputs.command == "comment":
+        with chdir(workdir):
+            return post_report(inputs, ctx, env, client_factory)
+    if inputs.command == "baseline":
+        check = run_baseline
     layout = Layout(Path(OUT_DIR))
     with chdir(workdir), hidden_from_children():
         layout.prepare()  # nothing of an earlier run may pass for this one's

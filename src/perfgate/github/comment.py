@@ -25,6 +25,8 @@ from perfgate.github.api import (
     post_sticky_comment,
     pull_request_head_sha,
 )
+from perfgate.github.inputs import ActionInputs
+from perfgate.github.runner import RunContext
 
 ClientFactory = Callable[[str, str], GitHubClient]
 
@@ -83,3 +85,23 @@ def run_comment(
     body = comment_body.comment_body(marker(key), text, link)
     announce(post_sticky_comment(client, pull, key, body))
     return ExitStatus.OK
+
+
+def post_report(
+    inputs: ActionInputs, ctx: RunContext, env: Mapping[str, str], client_factory: ClientFactory
+) -> int:
+    """The Action's `command: comment`: the comment workflow of the fork-safe flow posts a
+    report that the PR's workflow measured, with the same (pinned) image."""
+    pr = inputs.pr or (str(ctx.pull.number) if ctx.pull else "")
+    if not pr:
+        raise ConfigError("command: comment needs the pull request", "pass it as the input pr")
+    return run_comment(
+        Path(inputs.report),
+        int(pr),
+        repo=ctx.repo or None,
+        key=inputs.comment_key or "perfgate",
+        expect_head_sha=inputs.expect_head_sha or None,
+        run_link=inputs.run_url or None,
+        env={**env, "GITHUB_TOKEN": inputs.token},
+        client_factory=client_factory,
+    )

@@ -17,9 +17,11 @@ from perfgate.github.runner import RunContext
 
 OUT_DIR = ".perfgate"
 COMMENT_CHOICES = ("always", "on-failure", "never")
+COMMANDS = ("check", "baseline", "comment")
 FAIL_ON_CHOICES = tuple(BLOCKING)
 # Every input in action.yml, with the default used when the runner passes it empty.
 INPUT_DEFAULTS = {
+    "command": "check",
     "config": "thresholds.yaml",
     "baseline": "",
     "against": "",
@@ -29,11 +31,17 @@ INPUT_DEFAULTS = {
     "fail-on": "",
     "working-directory": ".",
     "comment-key": "",
+    "report": ".perfgate/report.md",
+    "pr": "",
+    "expect-head-sha": "",
+    "run-url": "",
+    "python-version": "",
 }
 
 
 @dataclass(frozen=True)
 class ActionInputs:
+    command: str
     config: str
     baseline: str
     against: str
@@ -43,18 +51,28 @@ class ActionInputs:
     fail_on: str | None  # None: as the config's compare.strict says
     working_directory: str
     comment_key: str
+    report: str = ".perfgate/report.md"  # command: comment
+    pr: str = ""
+    expect_head_sha: str = ""
+    run_url: str = ""
+    python_version: str = ""
 
 
 def read_inputs(env: Mapping[str, str]) -> ActionInputs:
     def get(name: str) -> str:
         return env.get(f"INPUT_{name.upper()}", "").strip() or INPUT_DEFAULTS[name]
 
-    comment, fail_on = get("comment"), get("fail-on")
+    command, comment, fail_on = get("command"), get("comment"), get("fail-on")
+    if command not in COMMANDS:
+        raise ConfigError(f"input command={command!r}", f"use one of {', '.join(COMMANDS)}")
+    if get("pr") and not get("pr").isdigit():
+        raise ConfigError(f"input pr={get('pr')!r}: not a pull request number", "e.g. pr: 42")
     if comment not in COMMENT_CHOICES:
         raise ConfigError(f"input comment={comment!r}", f"use one of {', '.join(COMMENT_CHOICES)}")
     if fail_on and fail_on not in FAIL_ON_CHOICES:
         raise ConfigError(f"input fail-on={fail_on!r}", f"use one of {', '.join(FAIL_ON_CHOICES)}")
     return ActionInputs(
+        command=command,
         config=get("config"),
         baseline=get("baseline"),
         against=get("against"),
@@ -64,6 +82,11 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         fail_on=fail_on or None,
         working_directory=get("working-directory"),
         comment_key=get("comment-key"),
+        report=get("report"),
+        pr=get("pr"),
+        expect_head_sha=get("expect-head-sha"),
+        run_url=get("run-url"),
+        python_version=get("python-version"),
     )
 
 
@@ -80,4 +103,5 @@ def check_request(inputs: ActionInputs, ctx: RunContext) -> CheckRequest:
         baseline=Path(inputs.baseline) if inputs.baseline else None,
         against=against if against and against != "none" else None,
         setup=(inputs.setup,) if inputs.setup else (),
+        python=inputs.python_version or None,
     )

@@ -94,7 +94,7 @@ def _prepare(
     with log_path.open("wb") as log:
         environment = shared_environment(side)
         if app.isolated:
-            venv = _virtualenv(folder, env_dir, log, log_path)
+            venv = _virtualenv(app.python, folder, env_dir, log, log_path)
             environment = SideEnvironment(str(venv / "bin" / "python"), venv,
                                           _copy_inapp(inapp_dir), None, side)  # fmt: skip
         variables = {**os.environ, **app.env, **environment.variables()}
@@ -114,9 +114,9 @@ def _prepare(
     )
 
 
-def dependency_digest(folder: Path) -> str:
+def dependency_digest(folder: Path, python: str | None = None) -> str:
     """A digest of the side's dependency files and the interpreter that builds its environment."""
-    digest = hashlib.sha256(f"{sys.executable} {platform.python_version()}".encode())
+    digest = hashlib.sha256(f"{python} {sys.executable} {platform.python_version()}".encode())
     for pattern in DEPENDENCY_FILES:
         for path in sorted(folder.glob(pattern)):
             if path.is_file():
@@ -124,9 +124,12 @@ def dependency_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _virtualenv(folder: Path, env_dir: Path, log: BinaryIO, log_path: Path) -> Path:
-    """The side's virtual environment, made anew only when its dependency files changed."""
-    digest = dependency_digest(folder)
+def _virtualenv(
+    python: str | None, folder: Path, env_dir: Path, log: BinaryIO, log_path: Path
+) -> Path:
+    """The side's virtual environment (on `python`, a version or a path; default perfgate's
+    own), made anew only when its dependency files changed."""
+    digest = dependency_digest(folder, python)
     stamp = env_dir / DIGEST_FILE
     if stamp.is_file() and stamp.read_text().strip() == digest:
         _note(log, f"# keeping the environment {env_dir} (dependency files unchanged)")
@@ -134,12 +137,25 @@ def _virtualenv(folder: Path, env_dir: Path, log: BinaryIO, log_path: Path) -> P
     shutil.rmtree(env_dir, ignore_errors=True)
     uv = _uv()
     if uv:
-        argv = [uv, "venv", "--seed", "--quiet", "--python", sys.executable, str(env_dir)]
+        argv = [uv, "venv", "--seed", "--quiet", "--python", python or sys.executable, str(env_dir)]
     else:
-        argv = [sys.executable, "-m", "venv", str(env_dir)]
+        argv = [_interpreter(python), "-m", "venv", str(env_dir)]
     _run(argv, folder, dict(os.environ), log, log_path, f"cannot create {env_dir}")
     stamp.write_text(digest + "\n")
     return env_dir
+
+
+def _interpreter(python: str | None) -> str:
+    """The interpreter for `python` without uv: a path as given, a version from PATH."""
+    if python is None:
+        return sys.executable
+    found = python if "/" in python else shutil.which(f"python{python}")
+    if not found:
+        raise MeasurementError(
+            f"app.python = {python!r}: no python{python} on PATH",
+            "install that Python, give its path, or put uv on PATH (it installs Python versions)",
+        )
+    return found
 
 
 def _uv() -> str | None:
