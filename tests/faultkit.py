@@ -75,3 +75,12 @@ def wait_for(predicate: object, timeout: float = 30.0, step: float = 0.05) -> bo
             return True
         time.sleep(step)
     return bool(predicate())
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a throwaway identity; its output."""
+    done = subprocess.run(
+        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
+        cwd=repo, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faultkit import processes_with
+from tests.faultkit import git, processes_with
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_APP = REPO_ROOT / "tests" / "apps" / "tiny.py"
@@ -39,14 +39,6 @@ budgets:
 """
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
-        cwd=repo, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repo: commit 1 = tiny app + config; commit 2 = /items busy-waits 4 ms."""
@@ -54,16 +46,16 @@ def repo(tmp_path: Path) -> Path:
     repo.mkdir()
     (repo / "tiny.py").write_text(TINY_APP.read_text())
     (repo / "thresholds.yaml").write_text(CONFIG)
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "base")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "base")
     source = (repo / "tiny.py").read_text()
     slowed = source.replace(
         'os.environ.get("TINY_SLOW_PATH", "")', 'os.environ.get("TINY_SLOW_PATH", "/items")'
     ).replace('os.environ.get("TINY_SLOW_MS", "0")', 'os.environ.get("TINY_SLOW_MS", "4")')
     assert slowed != source
     (repo / "tiny.py").write_text(slowed)
-    _git(repo, "commit", "-qam", "slow down /items")
+    git(repo, "commit", "-qam", "slow down /items")
     return repo
 
 
@@ -86,8 +78,8 @@ def test_check_against_the_previous_commit_fails_and_blames_the_slowed_endpoint(
     results = json.loads((out / "results.json").read_text())
     assert results["mode"] == "ab"
     assert results["against"].startswith("HEAD~1 (")
-    base_commit = _git(repo, "rev-parse", "HEAD~1").strip()
-    head_commit = _git(repo, "rev-parse", "HEAD").strip()
+    base_commit = git(repo, "rev-parse", "HEAD~1").strip()
+    head_commit = git(repo, "rev-parse", "HEAD").strip()
     assert results["base_run"]["environment"]["git_commit"] == base_commit
     assert results["run"]["environment"]["git_commit"] == head_commit
     failed = {(c["endpoint"], c["metric"]) for c in results["checks"] if c["status"] == "fail"}
@@ -101,7 +93,7 @@ def test_check_against_the_previous_commit_fails_and_blames_the_slowed_endpoint(
     logs = sorted(p.parent.name for p in out.glob("*/app.log"))
     assert logs == ["base", "base-2", "base-3", "head", "head-2", "head-3"]
     # cleaned up: no worktree left, in git's records or on disk, and no process
-    assert _git(repo, "worktree", "list").count("\n") == 1
+    assert git(repo, "worktree", "list").count("\n") == 1
     assert list(scratch.iterdir()) == []
     assert processes_with(str(tmp_path)) == []
 
@@ -179,7 +171,7 @@ def test_interrupt_midway_removes_the_worktree_and_stops_both_apps(
             process.kill()
             process.wait()
     assert process.returncode == 130, stderr
-    assert _git(repo, "worktree", "list").count("\n") == 1
+    assert git(repo, "worktree", "list").count("\n") == 1
     assert list(scratch.iterdir()) == []
     deadline = time.monotonic() + 10
     while processes_with(str(tmp_path)) and time.monotonic() < deadline:

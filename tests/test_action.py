@@ -113,6 +113,16 @@ class FakeCheck:
         return Checked(results, layout, strict=False)
 
 
+def _tiny_service(folder: Path) -> None:
+    """The tiny test app and a quick config for it, in `folder`: a real check in seconds."""
+    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", folder / "tiny.py")
+    (folder / "thresholds.yaml").write_text(
+        "app: {target: 'tiny:create_app()', workers: 1}\n"
+        "endpoints: [{name: items, path: /items}]\n"
+        "profile: {warmup: 1, samples: 6, trials: 2}\nload: {enabled: false}\n"
+    )
+
+
 def outputs(runner: Path) -> dict[str, str]:
     text = (runner / "output.txt").read_text()
     found = re.findall(r"^(\w+)<<(ghadelimiter_\w+)\n(.*?)\n\2$", text, re.M | re.S)
@@ -289,12 +299,7 @@ def test_setup_runs_in_the_working_directory_and_its_failure_cannot_measure(
 ) -> None:
     service = Path("service")
     service.mkdir()
-    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", service / "tiny.py")
-    (service / "thresholds.yaml").write_text(
-        "app: {target: 'tiny:create_app()', workers: 1}\n"
-        "endpoints: [{name: items, path: /items}]\n"
-        "profile: {warmup: 1, samples: 6, trials: 2}\nload: {enabled: false}\n"
-    )
+    _tiny_service(service)
     monkeypatch.setenv("INPUT_WORKING-DIRECTORY", "service")
     monkeypatch.setenv("INPUT_AGAINST", "none")
     monkeypatch.setenv("INPUT_SETUP", "echo ready > setup-ran.txt")
@@ -316,12 +321,7 @@ def test_setup_runs_in_the_working_directory_and_its_failure_cannot_measure(
 def test_the_prs_code_never_sees_the_token(
     runner: Path, gh: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", "tiny.py")
-    Path("thresholds.yaml").write_text(
-        "app: {target: 'tiny:create_app()', workers: 1}\n"
-        "endpoints: [{name: items, path: /items}]\n"
-        "profile: {warmup: 1, samples: 6, trials: 2}\nload: {enabled: false}\n"
-    )
+    _tiny_service(Path("."))
     monkeypatch.setenv("INPUT_AGAINST", "none")
     monkeypatch.setenv("INPUT_SETUP", "env > setup-env.txt")
     seen: list[str] = []
@@ -541,12 +541,7 @@ def test_command_comment_posts_a_report_measured_elsewhere(
 def test_command_baseline_records_the_history(
     runner: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capsys
 ) -> None:
-    shutil.copy(Path(__file__).parent / "apps" / "tiny.py", "tiny.py")
-    Path("thresholds.yaml").write_text(
-        "app: {target: 'tiny:create_app()', workers: 1}\n"
-        "endpoints: [{name: items, path: /items}]\n"
-        "profile: {warmup: 1, samples: 6, trials: 2}\nload: {enabled: false}\n"
-    )
+    _tiny_service(Path("."))
     monkeypatch.setenv("INPUT_COMMAND", "baseline")
     monkeypatch.setenv("INPUT_COMMENT", "never")
     assert run_action() == 0

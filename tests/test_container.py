@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faultkit import git
 from tests.github_fake import HUMAN, WRITE_TOKEN, FakeGitHub, fake_github
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,11 +89,6 @@ def gh() -> Iterator[FakeGitHub]:
         yield fake
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
-                   cwd=repo, capture_output=True, check=True)  # fmt: skip
-
-
 def _as_runner(*paths: Path) -> None:
     for path in paths:
         for root, dirs, files in os.walk(path):
@@ -107,11 +103,11 @@ def runner(tmp_path: Path) -> Path:
     ws.mkdir()
     (ws / "thresholds.yaml").write_text(CONFIG)
     (ws / "shop.py").write_text(APP)
-    _git(ws, "init", "-q")
-    _git(ws, "add", "-A")
-    _git(ws, "commit", "-qm", "base")
+    git(ws, "init", "-q")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "base")
     (ws / "shop.py").write_text(APP.replace("ITEMS_MS = 0.0", "ITEMS_MS = 3.0"))
-    _git(ws, "commit", "-qam", "slower items")
+    git(ws, "commit", "-qam", "slower items")
     for folder in ("commands", "home", "next-step"):
         (tmp_path / folder).mkdir()
     event = {"number": 7, "pull_request": {"number": 7, "base": {"sha": "HEAD~1"},

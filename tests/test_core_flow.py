@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from perfgate.cli.main import main
-from tests.faultkit import processes_with
+from tests.faultkit import git, processes_with
 
 TINY_APP = Path(__file__).resolve().parent / "apps" / "tiny.py"
 SECRET = "s3cr3t-tiny-token-81"
@@ -30,13 +29,6 @@ compare: {{run_instances: 3, ab_instances: 3}}
 """
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
-        cwd=repo, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-
-
 def _repo(tmp_path: Path, base_app: str) -> Path:
     """A git repo of two commits: the base with `base_app` as tiny.py, the head with the real
     tiny app; the config is the same in both."""
@@ -44,11 +36,11 @@ def _repo(tmp_path: Path, base_app: str) -> Path:
     repo.mkdir()
     (repo / "thresholds.yaml").write_text(CONFIG)
     (repo / "tiny.py").write_text(base_app)
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-qm", "base")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "base")
     (repo / "tiny.py").write_text(TINY_APP.read_text())
-    _git(repo, "commit", "--allow-empty", "-qam", "head")
+    git(repo, "commit", "--allow-empty", "-qam", "head")
     return repo
 
 
@@ -125,11 +117,11 @@ def test_a_side_whose_module_cannot_be_found_is_a_config_error_naming_the_side(
 ) -> None:
     # The base commit has no tiny.py at all (the PR adds the app): found fast, before any start.
     repo = _repo(tmp_path, "")
-    _git(repo, "rm", "-q", "--cached", "tiny.py")
-    _git(repo, "commit", "-qm", "the app arrives later")
+    git(repo, "rm", "-q", "--cached", "tiny.py")
+    git(repo, "commit", "-qm", "the app arrives later")
     (repo / "tiny.py").write_text(TINY_APP.read_text())
-    _git(repo, "add", "tiny.py")
-    _git(repo, "commit", "-qm", "the app")
+    git(repo, "add", "tiny.py")
+    git(repo, "commit", "-qm", "the app")
     status = main(["check", "-c", str(repo / "thresholds.yaml"), "--out", str(repo / "out"),
                    "--against", "HEAD~1"])  # fmt: skip
     err = capsys.readouterr().err

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from perfgate.cli.main import main
-from tests.faultkit import processes_with
+from tests.faultkit import git, processes_with
 
 SIDES = Path(__file__).parent / "apps" / "sides"
 QUICK = """\
@@ -41,23 +41,15 @@ where = ["src"]
 """
 
 
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t", *args],
-        cwd=repo, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return done.stdout
-
-
 def _commit(repo: Path, files: dict[str, str], message: str) -> None:
     repo.mkdir(exist_ok=True)
     if not (repo / ".git").exists():
-        _git(repo, "init", "-q")
+        git(repo, "init", "-q")
     for name, text in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", message)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
 
 
 def _check(repo: Path, *extra: str) -> tuple[int, str, dict]:
@@ -75,6 +67,14 @@ def _check(repo: Path, *extra: str) -> tuple[int, str, dict]:
     return status, str(out), results
 
 
+def _good_and_broken() -> tuple[str, str]:
+    """The small app, and the same app answering 500 on /items (a broken base)."""
+    good = (SIDES / "installed_app.py").read_text()
+    broken = good.replace('start_response("200 OK"', 'start_response("500 Boom" if '
+                          'environ.get("PATH_INFO") == "/items" else "200 OK"')  # fmt: skip
+    return good, broken
+
+
 def _failed(results: dict) -> set[tuple[str, str]]:
     return {(c["endpoint"], c["metric"]) for c in results["checks"] if c["status"] == "fail"}
 
@@ -85,8 +85,10 @@ def test_an_installed_app_measures_each_sides_own_code(
     repo = tmp_path / "shop"
     app = (SIDES / "installed_app.py").read_text()
     config = "app:\n  target: shopapp:app\n  workers: 1\n  setup: pip install --quiet -e .\n"
+    # /health (a tenth of a millisecond) only has to stay unblamed on a busy 2-core machine.
+    loose = "  endpoints:\n    health: {regression: 50%}\n"
     files = {"pyproject.toml": PACKAGE, "src/shopapp/__init__.py": app,
-             "thresholds.yaml": config + QUICK, ".gitignore": ".perfgate/\n"}  # fmt: skip
+             "thresholds.yaml": config + QUICK + loose, ".gitignore": ".perfgate/\n"}  # fmt: skip
     _commit(repo, files, "base")
     _commit(repo, {"src/shopapp/__init__.py": app.replace("ITEMS_MS = 0.0", "ITEMS_MS = 4.0")},
             "items got slower")  # fmt: skip
@@ -146,9 +148,7 @@ def test_a_base_that_answers_500_is_reported_not_compared(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = tmp_path / "shop"
-    good = (SIDES / "installed_app.py").read_text()
-    broken = good.replace('start_response("200 OK"', 'start_response("500 Boom" if '
-                          'environ.get("PATH_INFO") == "/items" else "200 OK"')  # fmt: skip
+    good, broken = _good_and_broken()
     config = "app:\n  target: shop:app\n  workers: 1\n"
     body = QUICK.replace("  - {name: health, path: /health}\n", "")
     _commit(repo, {"shop.py": broken, "thresholds.yaml": config + body}, "a broken base")
@@ -226,9 +226,7 @@ def test_the_action_reports_a_failing_base_with_exit_3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = tmp_path / "shop"
-    good = (SIDES / "installed_app.py").read_text()
-    broken = good.replace('start_response("200 OK"', 'start_response("500 Boom" if '
-                          'environ.get("PATH_INFO") == "/items" else "200 OK"')  # fmt: skip
+    good, broken = _good_and_broken()
     body = QUICK.replace("  - {name: health, path: /health}\n", "")
     _commit(repo, {"shop.py": broken, "thresholds.yaml": "app: {target: 'shop:app', "
                    "workers: 1, isolate: false}\n" + body}, "a broken base")  # fmt: skip

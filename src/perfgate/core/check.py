@@ -59,11 +59,12 @@ class Checked:
     results: ResultsFile
     layout: Layout
     strict: bool
-    refused: str | None = None  # `baseline`: why the run was not added to the history
+    # A `baseline` run: "" when it was added to the history, else why not; None for a check.
+    refused: str | None = None
 
     def exit_status(self, fail_on: str | None = None) -> ExitStatus:
-        if self.refused:
-            return ExitStatus.GATE_FAILED
+        if self.refused is not None:  # recording a baseline: did it land?
+            return ExitStatus.GATE_FAILED if self.refused else ExitStatus.OK
         return gate_exit(self.results.verdict, strict=self.strict, fail_on=fail_on)
 
 
@@ -102,7 +103,7 @@ def run_baseline(
         console.say("fix the app or the budgets, or pass --force to record this run anyway")
     else:
         console.show(f"Baseline: {path} now holds {outcome.runs} run(s).")
-    return Checked(outcome.results, layout, config.compare.strict, outcome.refused)
+    return Checked(outcome.results, layout, config.compare.strict, outcome.refused or "")
 
 
 def _config(request: CheckRequest, console: Console) -> Config:
