@@ -1,7 +1,7 @@
 """What the statement-counting wrapper costs a timed request, as a ratio in one run.
 
 Starts tests/apps/queries_app.py three times under gunicorn (1 sync worker each): plain,
-wrapped by perfgate.instrument, and plain again as a control. Then alternates rounds of
+wrapped by perfgate.run.inapp.instrument, and plain again as a control. Then alternates rounds of
 sequential requests between them, so a slow minute of the machine touches all alike, and prints
 per endpoint the ratio of median latencies wrapped/plain beside the control's plain-2/plain (what
 noise alone gives), and whether the response bytes are identical.

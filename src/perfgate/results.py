@@ -70,7 +70,7 @@ class QueryShape(_Frozen):
 
 
 class EndpointQueries(_Frozen):
-    """SQL statements of one counted request (perfgate.instrument); the counts are exact."""
+    """SQL statements of one counted request (perfgate.run.inapp.instrument): exact counts."""
 
     per_request: list[int]
     time_ms: float
@@ -182,8 +182,8 @@ class RunResult(_Frozen):
     server: ServerSettings | None = None
     # Why queries_per_request is null, when it is (switched off, no SQLAlchemy, not a target).
     queries_note: str | None = None
-    # The fixed reference workload (perfgate.reference), sampled in every profile trial of a
-    # stored-baseline run; None in A/B mode or when compare.reference is off.
+    # The fixed reference workload (perfgate.run.inapp.reference), sampled in every profile trial
+    # of a stored-baseline run; None in A/B mode or when compare.reference is off.
     reference: EndpointProfile | None = None
     # How many processes of the app (each started fresh) the profile trials rotated over.
     instances: int = 1
@@ -218,7 +218,7 @@ Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
 
 
 class Finding(_Frozen):
-    """A diagnosis (perfgate.diagnose): what, where, how bad, the numbers behind it, what to do."""
+    """A diagnosis (perfgate.judge.diagnose): what, where, how bad, the figures, what to do."""
 
     endpoint: str
     kind: str

@@ -4,7 +4,7 @@ This module owns the conversation with GitHub's REST API: finding perfgate's ear
 its hidden marker, creating or updating it, retrying server errors and rate limits, and keeping
 the token out of every message. Posting a comment is advisory: every failure comes back as a
 `CommentSkipped` with a reason, never as an exception, so it cannot change the gate's verdict.
-Fitting the body under GitHub's size limit lives in `perfgate.comment_body`.
+Fitting the body under GitHub's size limit lives in `perfgate.github.fit`.
 """
 
 from __future__ import annotations

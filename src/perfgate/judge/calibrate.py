@@ -1,10 +1,10 @@
 """A/A calibration: how much two identical apps differ when measured side by side, and what
 tolerance each endpoint can therefore honestly hold.
 
-Two instances of the current tree run at once and are measured exactly as `check --against`
-measures base and head (abtest.measure_pair). Any difference is noise; for each endpoint x metric
-the paired spread gives the minimum detectable effect at the level the gate must reach after Holm
-across all checks, and the tolerance to configure is that effect rounded up to a whole percent.
+Two sides of the current tree run at once and are measured exactly as `check --against` measures
+base and head (perfgate.core.check.measure_ab). Any difference is noise; for each endpoint and
+metric the paired spread gives the minimum detectable effect at the level the gate must reach after
+Holm across all checks, and the tolerance to configure is that effect rounded up to a whole percent.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def judge(
     `base_run` measured side by side with it (then the baseline file is not used).
 
     `confirmation` (stored mode) is a second measurement of the endpoints that failed a profile
-    change (perfgate.confirm): such a change fails only if it fails there too."""
+    change (perfgate.core.confirm): such a change fails only if it fails there too."""
     checks: list[Check] = []
     pending: list[Pending] = []
     history = [base_run] if base_run else (baseline.runs if baseline else [])

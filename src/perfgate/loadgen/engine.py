@@ -8,9 +8,10 @@ server stall shows up in the figures instead of being hidden (coordinated omissi
 that could not be sent within `timeout_s` of its due time, because every connection was busy, is
 dropped and counted. Requests due (or sent) in the warm-up seconds are not counted.
 
-Latencies go into fixed-size histograms (perfgate.histogram), so memory does not grow with the
-run. Each level also measures the client's own CPU and checks its limits (perfgate.netlimits),
-and says so in `notes` when the client rather than the app may have been the limit.
+Latencies go into fixed-size histograms (perfgate.loadgen.histogram), so memory does not grow with
+the run. Each level also measures the client's own CPU and checks its limits
+(perfgate.loadgen.netlimits), and says so in `notes` when the client rather than the app may have
+been the limit.
 """
 
 from __future__ import annotations

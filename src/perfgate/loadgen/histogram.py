@@ -8,7 +8,7 @@ Values below 256 ns are kept exactly. The bucket table has a fixed size (values 
 about 78 hours, which is far past any timeout), so memory does not grow with the run.
 
 Percentiles interpolate linearly between neighbouring order statistics, the same definition as
-`perfgate.stats.percentile` (numpy's default), so the two can be compared value for value. The
+`perfgate.judge.stats.percentile` (numpy's default), so the two can be compared value for value. The
 exact minimum and maximum are kept beside the buckets.
 """
 

@@ -4,7 +4,7 @@ Why not asyncio's loop (even uvloop's): against a server that closes every conne
 level registers and drops one socket per request, and on a 2-core runner every microsecond the
 client spends per request is taken from the app it measures. uvloop's add_reader/remove_reader
 create and free a poll handle each time; here they are one epoll_ctl and a dict entry. The loop
-offers only what `httpclient.Connection` and the load engine call, under asyncio's names, so one
+offers only what `loadgen.client.Connection` and the load engine call, under asyncio's names, so one
 Connection class runs on either loop.
 
 Signals are left to Python's handlers: Ctrl-C (or perfgate's SIGTERM handler) raises out of

@@ -1,7 +1,7 @@
 """The probe pass: a few untimed requests per endpoint that read exact, deterministic figures.
 
 After the timed profile, each endpoint gets `REPEATS` requests marked with
-`X-Perfgate-Request-Id`; the instrumented app (perfgate.instrument) writes each one's SQL
+`X-Perfgate-Request-Id`; the instrumented app (perfgate.run.inapp.instrument) writes each one's SQL
 statements to a file named by that id, which this module reads. The same requests ask for
 `Accept-Encoding: gzip` to learn whether the app compresses. These requests are not timed, so
 nothing here touches latency figures.

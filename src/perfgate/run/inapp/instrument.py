@@ -6,8 +6,8 @@ SQLAlchemy's `before/after_cursor_execute` events on the Engine class (which cov
 while a counted request runs.
 
 The wrapper also answers reference.IN_APP_PATH with perfgate's fixed reference workload
-(perfgate.reference), so that the stored-baseline mode measures the host's speed inside the very
-processes that serve the app (docs/how-the-gate-decides.md).
+(perfgate.run.inapp.reference), so that the stored-baseline mode measures the host's speed inside
+the very processes that serve the app (docs/how-the-gate-decides.md).
 
 Only requests that carry `X-Perfgate-Request-Id` are recorded: their statements (count, normalized
 shape, time) go to `$PERFGATE_QUERY_DIR/<id>.json` when the response is closed. Timed requests
