@@ -112,7 +112,9 @@ def test_check_measures_a_failing_endpoint_again_and_fails_only_what_holds(
     # The baseline: /items not slowed (no process is among the first 0 to start).
     monkeypatch.setenv("TINY_STARTS_FILE", str(starts))
     monkeypatch.setenv("TINY_SLOW_STARTS", "0")
-    for _ in range(3):
+    # Five runs: with three, one run caught in a busy moment of the machine widened the history's
+    # spread so far that the slow spell itself was not significant (seen once in CI).
+    for _ in range(5):
         assert main(["baseline", "-c", str(path), "--out", str(tmp_path / "b")]) == 0
 
     # A slow spell: the two instances of the check's first measurement are slow, no later one.
