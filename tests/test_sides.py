@@ -96,7 +96,12 @@ def test_an_installed_app_measures_each_sides_own_code(
     status, out, results = _check(repo, "--against", "HEAD~1")
     assert status == 1, capsys.readouterr().err
     # Had the base imported the head's installed code, both sides would be slow: no fail.
-    assert _failed(results) == {("items", "median"), ("items", "p95")}
+    failed = _failed(results)
+    assert {("items", "median"), ("items", "p95")} <= failed
+    # /health's median is not blamed. Its tail is not asserted: in 2 of 5 CI runs on this busy
+    # 2-core machine the p95 of that tenth-of-a-millisecond endpoint, served by the process that
+    # now spends 4 ms more per /items request, moved past even 50%.
+    assert ("health", "median") not in failed
     base = {p["name"]: p for p in results["base_run"]["endpoints"]}
     head = {p["name"]: p for p in results["run"]["endpoints"]}
     assert head["items"]["latency_ms"]["median"] - base["items"]["latency_ms"]["median"] > 2.5
