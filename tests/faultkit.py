@@ -84,3 +84,16 @@ def git(repo: Path, *args: str) -> str:
         cwd=repo, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return done.stdout
+
+
+def commit(repo: Path, files: dict[str, str], message: str) -> None:
+    """Write `files` (relative path: text) into `repo`, a git repository made on first use, and
+    commit everything as `message`."""
+    repo.mkdir(exist_ok=True)
+    if not (repo / ".git").exists():
+        git(repo, "init", "-q")
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faultkit import git
+from tests.faultkit import commit
 from tests.github_fake import HUMAN, WRITE_TOKEN, FakeGitHub, fake_github
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,14 +100,8 @@ def _as_runner(*paths: Path) -> None:
 def runner(tmp_path: Path) -> Path:
     """The runner's folders: a workspace (a PR of two commits), the file commands, HOME."""
     ws = tmp_path / "workspace"
-    ws.mkdir()
-    (ws / "thresholds.yaml").write_text(CONFIG)
-    (ws / "shop.py").write_text(APP)
-    git(ws, "init", "-q")
-    git(ws, "add", "-A")
-    git(ws, "commit", "-qm", "base")
-    (ws / "shop.py").write_text(APP.replace("ITEMS_MS = 0.0", "ITEMS_MS = 3.0"))
-    git(ws, "commit", "-qam", "slower items")
+    commit(ws, {"thresholds.yaml": CONFIG, "shop.py": APP}, "base")
+    commit(ws, {"shop.py": APP.replace("ITEMS_MS = 0.0", "ITEMS_MS = 3.0")}, "slower items")
     for folder in ("commands", "home", "next-step"):
         (tmp_path / folder).mkdir()
     event = {"number": 7, "pull_request": {"number": 7, "base": {"sha": "HEAD~1"},

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from perfgate.cli.main import main
-from tests.faultkit import git, processes_with
+from tests.faultkit import commit, processes_with
 
 SIDES = Path(__file__).parent / "apps" / "sides"
 QUICK = """\
@@ -39,17 +39,6 @@ version = "0.1"
 [tool.setuptools.packages.find]
 where = ["src"]
 """
-
-
-def _commit(repo: Path, files: dict[str, str], message: str) -> None:
-    repo.mkdir(exist_ok=True)
-    if not (repo / ".git").exists():
-        git(repo, "init", "-q")
-    for name, text in files.items():
-        (repo / name).parent.mkdir(parents=True, exist_ok=True)
-        (repo / name).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
 
 
 def _check(repo: Path, *extra: str) -> tuple[int, str, dict]:
@@ -89,8 +78,8 @@ def test_an_installed_app_measures_each_sides_own_code(
     loose = "  endpoints:\n    health: {regression: 50%}\n"
     files = {"pyproject.toml": PACKAGE, "src/shopapp/__init__.py": app,
              "thresholds.yaml": config + QUICK + loose, ".gitignore": ".perfgate/\n"}  # fmt: skip
-    _commit(repo, files, "base")
-    _commit(repo, {"src/shopapp/__init__.py": app.replace("ITEMS_MS = 0.0", "ITEMS_MS = 4.0")},
+    commit(repo, files, "base")
+    commit(repo, {"src/shopapp/__init__.py": app.replace("ITEMS_MS = 0.0", "ITEMS_MS = 4.0")},
             "items got slower")  # fmt: skip
 
     status, out, results = _check(repo, "--against", "HEAD~1")
@@ -119,9 +108,9 @@ def test_a_side_importing_the_app_from_elsewhere_is_stopped(
     repo = tmp_path / "shop"
     app = (SIDES / "installed_app.py").read_text()
     config = f"app:\n  target: shopapp:app\n  env: {{PYTHONPATH: {repo / 'src'}}}\n"
-    _commit(repo, {"pyproject.toml": PACKAGE, "src/shopapp/__init__.py": app,
+    commit(repo, {"pyproject.toml": PACKAGE, "src/shopapp/__init__.py": app,
                    "thresholds.yaml": config + QUICK}, "base")  # fmt: skip
-    _commit(repo, {"README.md": "a shop\n"}, "docs")
+    commit(repo, {"README.md": "a shop\n"}, "docs")
     status, _, _ = _check(repo, "--against", "HEAD~1")
     err = capsys.readouterr().err
     assert status == 2
@@ -138,8 +127,8 @@ def test_sqlite_seeded_by_setup_in_each_sides_ignored_folder(
     files = {"seeded_app.py": (SIDES / "seeded_app.py").read_text(), "seed.py":
              (SIDES / "seed.py").read_text(), "thresholds.yaml": config + QUICK,
              ".gitignore": "instance/\n.perfgate/\n"}  # fmt: skip
-    _commit(repo, files, "base")
-    _commit(repo, {"README.md": "a shop\n"}, "docs only: an A/A")
+    commit(repo, files, "base")
+    commit(repo, {"README.md": "a shop\n"}, "docs only: an A/A")
     status, out, results = _check(repo, "--against", "HEAD~1")
     assert status in (0, 1), capsys.readouterr().err  # both sides ran, whatever the verdict
     for side, run in (("base", results["base_run"]), ("head", results["run"])):
@@ -156,8 +145,8 @@ def test_a_base_that_answers_500_is_reported_not_compared(
     good, broken = _good_and_broken()
     config = "app:\n  target: shop:app\n  workers: 1\n"
     body = QUICK.replace("  - {name: health, path: /health}\n", "")
-    _commit(repo, {"shop.py": broken, "thresholds.yaml": config + body}, "a broken base")
-    _commit(repo, {"shop.py": good}, "fixed")
+    commit(repo, {"shop.py": broken, "thresholds.yaml": config + body}, "a broken base")
+    commit(repo, {"shop.py": good}, "fixed")
     status, out, results = _check(repo, "--against", "HEAD~1")
     captured = capsys.readouterr()
     assert status == 3
@@ -175,9 +164,9 @@ def test_a_setup_that_fails_on_its_first_line_names_the_side_and_the_command(
     repo = tmp_path / "shop"
     config = ("app:\n  target: shop:app\n  isolate: false\n"
               "  setup: |\n    false\n    echo reached > reached.txt\n")  # fmt: skip
-    _commit(repo, {"shop.py": (SIDES / "installed_app.py").read_text(),
+    commit(repo, {"shop.py": (SIDES / "installed_app.py").read_text(),
                    "thresholds.yaml": config + QUICK}, "base")  # fmt: skip
-    _commit(repo, {"README.md": "a shop\n"}, "docs")
+    commit(repo, {"README.md": "a shop\n"}, "docs")
     status, out, results = _check(repo, "--against", "HEAD~1")
     err = capsys.readouterr().err
     assert status == 3
@@ -202,13 +191,13 @@ def test_a_pr_that_adds_a_dependency_runs_each_side_with_its_own_packages(
         "app:\n  target: shop:app\n  workers: 1\n  setup: pip install -q -r requirements.txt\n"
         '  python: "3.11"\n'
     )  # the app's own Python (here the same minor version)
-    _commit(repo, {"shop.py": app, "requirements.txt": "", "thresholds.yaml": config + QUICK},
+    commit(repo, {"shop.py": app, "requirements.txt": "", "thresholds.yaml": config + QUICK},
             "base")  # fmt: skip
     extra = PACKAGE.replace('"shopapp"', '"shopextra"').replace('where = ["src"]', 'where = ["."]')
     added = {"requirements.txt": "./extra\n", "extra/pyproject.toml": extra,
              "extra/shopextra/__init__.py": "GREETING = 'hello'\n",
              "shop.py": "import shopextra  # the new dependency\n" + app}  # fmt: skip
-    _commit(repo, added, "add shopextra")
+    commit(repo, added, "add shopextra")
 
     for attempt in ("first", "again"):
         status, out, results = _check(repo, "--against", "HEAD~1")
@@ -233,9 +222,9 @@ def test_the_action_reports_a_failing_base_with_exit_3(
     repo = tmp_path / "shop"
     good, broken = _good_and_broken()
     body = QUICK.replace("  - {name: health, path: /health}\n", "")
-    _commit(repo, {"shop.py": broken, "thresholds.yaml": "app: {target: 'shop:app', "
+    commit(repo, {"shop.py": broken, "thresholds.yaml": "app: {target: 'shop:app', "
                    "workers: 1, isolate: false}\n" + body}, "a broken base")  # fmt: skip
-    _commit(repo, {"shop.py": good}, "fixed")
+    commit(repo, {"shop.py": good}, "fixed")
     (tmp_path / "event.json").write_text('{"ref": "refs/heads/main"}')
     for name, value in {
         "GITHUB_EVENT_PATH": str(tmp_path / "event.json"), "GITHUB_REPOSITORY": "acme/shop",
