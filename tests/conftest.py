@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import postgres as postgres_server
 from tests.faultkit import processes_with
+from tests.postgres import PostgresServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Test this checkout's src/, even when the venv has another perfgate checkout installed.
@@ -57,3 +60,19 @@ def no_orphans(tmp_path: Path) -> object:
     yield
     left = processes_with(str(tmp_path))
     assert not left, f"processes left running: {left}"
+
+
+def require(reason_missing: str | None) -> None:
+    """Skip a test whose system tool is missing; in CI (PERFGATE_CI=1) that is a failure."""
+    if reason_missing is None:
+        return
+    if os.environ.get("PERFGATE_CI") == "1":
+        pytest.fail(f"CI must provide this: {reason_missing}")
+    pytest.skip(reason_missing)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL cluster for the session (tests make their own databases)."""
+    require(postgres_server.available())
+    yield from postgres_server.start()
