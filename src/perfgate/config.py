@@ -120,6 +120,10 @@ class Endpoint(_Strict):
         return value
 
 
+# Instructions per request are counted in this many batches: their spread gives the interval.
+INSTRUCTION_BATCHES = 3
+
+
 class ProfileConfig(_Strict):
     warmup: int = Field(default=20, ge=0, le=100_000)
     samples: int = Field(default=900, ge=5, le=1_000_000)
@@ -127,11 +131,26 @@ class ProfileConfig(_Strict):
     # spread of the paired estimate by a fifth against 600 in 20 (docs/evidence/defaults.md).
     trials: int = Field(default=30, ge=1, le=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # Untimed requests per endpoint counted under callgrind (perfgate.measure.instructions), in
+    # INSTRUCTION_BATCHES batches; 0 or false: instructions are not counted.
+    instructions: int = Field(default=30, ge=0, le=10_000)
+
+    @field_validator("instructions", mode="before")
+    @classmethod
+    def _on_or_off(cls, value: Any) -> Any:
+        if value is True:
+            return cls.model_fields["instructions"].default
+        return 0 if value is False else value
 
     @model_validator(mode="after")
     def _enough_per_trial(self) -> ProfileConfig:
         if self.samples < self.trials:
             raise ValueError("profile.samples must be at least profile.trials")
+        if 0 < self.instructions < INSTRUCTION_BATCHES:
+            raise ValueError(
+                f"profile.instructions must be 0 (off) or at least {INSTRUCTION_BATCHES}: the "
+                f"requests are counted in {INSTRUCTION_BATCHES} batches"
+            )
         return self
 
 
@@ -186,10 +205,13 @@ class Budget(_Strict):
     query_growth: int | None = Field(default=0, ge=0)
     # Tolerated growth of the mean response size over the baseline (None: unchecked).
     bytes_growth: float | None = Field(default=None, ge=0, le=10)
+    # Tolerated growth of instructions per request (callgrind) over the baseline (None: unchecked).
+    instructions: float | None = Field(default=0.02, gt=0, le=10)
 
     _parse_regression = field_validator("regression", mode="before")(_percent)
     _parse_bytes_growth = field_validator("bytes_growth", mode="before")(_percent)
     _parse_error_rate = field_validator("error_rate", mode="before")(_percent)
+    _parse_instructions = field_validator("instructions", mode="before")(_percent)
 
     def merged_over(self, base: Budget) -> Budget:
         mine = self.model_dump(exclude_unset=True)
@@ -237,6 +259,10 @@ class CompareConfig(_Strict):
     # check --against: instances of each side, started A1 B1 B2 A2 A3 B3; trials rotate over
     # them, so one process's own speed weighs on a third of the trials.
     ab_instances: int = Field(default=3, ge=1, le=8)
+    # Spread of instructions per request between fresh processes of the same code (log scale),
+    # which one process's batches cannot show (memory layout, hashing); measured in A/A runs
+    # (docs/evidence/instructions.md).
+    instructions_floor: float = Field(default=0.003, ge=0, le=1)
 
 
 class Config(_Strict):

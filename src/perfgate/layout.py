@@ -44,6 +44,10 @@ class Layout:
         """Log folder of A/B side `side` ("base" or "head"), instance `index`."""
         return self.out / (side if index == 0 else f"{side}-{index + 1}")
 
+    def callgrind(self, side: str | None) -> Path:
+        """Log folder of the side's instance under callgrind (perfgate.measure.instructions)."""
+        return self.out / "callgrind" / (side or "app")
+
     def setup_log(self, side: str | None) -> Path:
         """Where a side's setup commands write (stored mode: `out/setup.log`)."""
         return (self.side(side, 0) if side else self.out) / "setup.log"

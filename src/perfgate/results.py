@@ -11,7 +11,9 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
       reference workload's profile) and `instances` (app instances the profile rotated over);
       results `confirmation` (the second measurement of a stored-baseline check) and check
-      `confirmation` (the change that second measurement found).
+      `confirmation` (the change that second measurement found); per endpoint `instructions`
+      (callgrind's instructions per request, per batch, with the top functions) and `calls`
+      (Python calls per request), run `instructions_note`, results `changes`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -77,6 +79,37 @@ class EndpointQueries(_Frozen):
     shapes: list[QueryShape]
 
 
+class FunctionCost(_Frozen):
+    """A C-level function's inclusive instructions per request, from callgrind's counts, and
+    the file it is in (the interpreter, libc, an extension module such as _json or _sqlite3)."""
+
+    name: str
+    instructions: float
+    object: str = ""
+
+
+class EndpointInstructions(_Frozen):
+    """Instructions per request of one endpoint, counted under callgrind
+    (perfgate.measure.instructions): one figure per batch of untimed requests."""
+
+    per_request: list[float]
+    requests_per_batch: int
+    # The functions with the largest inclusive costs, per request (all batches together).
+    functions: list[FunctionCost] = Field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.per_request) / len(self.per_request)
+
+
+class CallCount(_Frozen):
+    """Python calls per request: one of the app's functions (`app`), or a library package."""
+
+    name: str
+    calls: float
+    app: bool
+
+
 class EndpointProfile(_Frozen):
     """Sequential samples of one endpoint: pooled summary plus one figure per trial."""
 
@@ -99,6 +132,10 @@ class EndpointProfile(_Frozen):
     content_encoding: str | None = None
     # Size of the uncompressed body after gzip (level 6), for the payload finding.
     gzip_bytes: int | None = None
+    # Deterministic evidence: instructions per request under callgrind, Python calls per request
+    # (None = not counted; the run's `instructions_note` / `queries_note` say why).
+    instructions: EndpointInstructions | None = None
+    calls: list[CallCount] | None = None
 
 
 class LoadEndpoint(_Frozen):
@@ -187,6 +224,8 @@ class RunResult(_Frozen):
     reference: EndpointProfile | None = None
     # How many processes of the app (each started fresh) the profile trials rotated over.
     instances: int = 1
+    # Why endpoints carry no instruction counts, when they do not (no valgrind, switched off).
+    instructions_note: str | None = None
 
 
 class Check(_Frozen):
@@ -238,6 +277,23 @@ class LoadPoint(_Frozen):
     p95_ms: float | None
 
 
+class Growth(_Frozen):
+    """One figure that grew between base and head, per request: a Python function's calls, a
+    library's calls, a C function's inclusive instructions, or an SQL statement's count."""
+
+    kind: Literal["calls", "library calls", "instructions", "statements"]
+    name: str
+    base: float
+    head: float
+
+
+class EndpointChanges(_Frozen):
+    """Where a regressed endpoint's work went (perfgate.judge.whatchanged)."""
+
+    endpoint: str
+    growth: list[Growth]
+
+
 class ResultsFile(_Frozen):
     schema_version: int = SCHEMA_VERSION
     verdict: VerdictName
@@ -255,6 +311,9 @@ class ResultsFile(_Frozen):
     # Stored-baseline mode: the endpoints that failed a profile change, measured once more on
     # fresh app instances (compare.confirm); a change fails only where both measurements fail it.
     confirmation: RunResult | None = None
+    # For each endpoint with a failed change: the exact figures that grew (calls, instructions,
+    # statements) between the base and this run.
+    changes: list[EndpointChanges] = Field(default_factory=list)
 
 
 class BaselineFile(_Frozen):

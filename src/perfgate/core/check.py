@@ -23,6 +23,7 @@ from perfgate.errors import ExitStatus, Interrupted, MeasurementError
 from perfgate.judge.calibrate import noise_table, render_noise
 from perfgate.judge.diagnose import diagnose
 from perfgate.judge.gate import judge
+from perfgate.judge.whatchanged import what_changed
 from perfgate.layout import Layout, ensure_writable
 from perfgate.measure.session import RunRecord, Side, measure, measure_pair
 from perfgate.report.charts import baseline_points
@@ -201,6 +202,7 @@ def evaluate(
         baseline_runs=verdict.baseline_runs,
         run=run,
         findings=diagnose(run),
+        changes=what_changed(run, history, verdict.checks),
         baseline_load=baseline_points(history),
         mode="ab" if base_run else "baseline",
         against=against,

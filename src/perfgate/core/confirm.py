@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from perfgate.config import Config
 from perfgate.judge.gate import judge
+from perfgate.judge.relative import TIMED_METRICS
 from perfgate.layout import Layout
 from perfgate.measure.session import Progress, RunRecord, Side, measure
 from perfgate.results import BaselineFile, RunResult
@@ -50,6 +51,7 @@ def endpoints_to_confirm(
         c.endpoint
         for c in verdict.checks
         if c.kind == "relative" and c.phase == "profile" and c.status == "fail"
+        if c.metric in TIMED_METRICS
     }
     return [e.name for e in config.endpoints if e.name in failed]
 
@@ -60,5 +62,6 @@ def confirmation_config(config: Config, names: list[str]) -> Config:
         update={
             "endpoints": [e for e in config.endpoints if e.name in names],
             "load": config.load.model_copy(update={"enabled": False}),
+            "profile": config.profile.model_copy(update={"instructions": 0}),
         }
     )

@@ -21,7 +21,8 @@ from perfgate.judge.budgets import load_budgets, profile_budgets
 from perfgate.judge.comparable import incomparable, load_key
 from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
-from perfgate.judge.relative import Pending, decide, relative
+from perfgate.judge.instructions import corroborate, instruction_check
+from perfgate.judge.relative import TIMED_METRICS, Pending, decide, relative
 from perfgate.judge.stats import holm
 from perfgate.results import (
     BaselineFile,
@@ -79,6 +80,7 @@ def judge(
             checks += _not_compared(profile.name, "profile", blocked[profile.name], budget)
             continue
         checks += exact_checks(profile, budget, history, run.queries_note)
+        checks += instruction_check(config, profile, budget, history, run.instructions_note)
         pending += _profile_changes(config, profile, budget, history, paired, host, slopes)
     if slopes:
         shown = ", ".join(f"{name} {slope:.2f}" for name, slope in slopes.items())
@@ -105,6 +107,8 @@ def judge(
         again = judge(config, confirmation, baseline).checks
         checks, note = _confirmed(checks, again, confirmation)
         notes.append(note)
+    checks, corroborated = corroborate(checks)
+    notes += corroborated
     if not paired:
         notes += _moved_together(checks)
     if any(c.underpowered for c in checks):
@@ -183,6 +187,7 @@ def _confirmed(
     result, held, dropped = [], 0, 0
     for check in checks:
         failed_change = check.status == "fail" and check.kind == "relative"
+        failed_change = failed_change and check.metric in TIMED_METRICS
         twin = second.get((check.endpoint, check.metric)) if check.phase == "profile" else None
         if twin is None or not failed_change:
             result.append(check)

@@ -19,6 +19,10 @@ from perfgate.config import Config
 from perfgate.judge.stats import Estimate, compare_paired, compare_trials, min_detectable
 from perfgate.results import Check, Phase
 
+# The wall-time metrics: the ones a slow spell of the host moves, and a second measurement can
+# confirm (exact counts and instructions need no second look).
+TIMED_METRICS = ("median", "p95")
+
 
 @dataclass(frozen=True)
 class Pending:

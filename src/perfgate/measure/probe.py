@@ -3,8 +3,9 @@
 After the timed profile, each endpoint gets `REPEATS` requests marked with
 `X-Perfgate-Request-Id`; the instrumented app (perfgate.run.inapp.instrument) writes each one's SQL
 statements to a file named by that id, which this module reads. The same requests ask for
-`Accept-Encoding: gzip` to learn whether the app compresses. These requests are not timed, so
-nothing here touches latency figures.
+`Accept-Encoding: gzip` to learn whether the app compresses. Then `CALL_REPEATS` more ask the
+wrapper to count their Python function calls (perfgate.run.inapp.calls). These requests are not
+timed, so nothing here touches latency figures.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint
-from perfgate.results import EndpointProfile, EndpointQueries, QueryShape
-from perfgate.run.inapp.instrument import REQUEST_HEADER
+from perfgate.results import CallCount, EndpointProfile, EndpointQueries, QueryShape
+from perfgate.run.inapp.instrument import CALLS_HEADER, REQUEST_HEADER
 
 REPEATS = 3
+CALL_REPEATS = 3
 RECORD_WAIT_S = 3.0
 NO_SQLALCHEMY = (
     "SQL statements were not counted: the app did not import SQLAlchemy (perfgate counts "
@@ -36,6 +38,7 @@ class Probe:
     queries: EndpointQueries | None
     content_encoding: str | None
     gzip_bytes: int | None
+    calls: list[CallCount] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,11 @@ def probe_endpoints(
                 break
             records.append(record)
             counts.append(sum(int(str(s["count"])) for s in _shapes(record)))
-        probes[endpoint.name] = Probe(_summarize(counts, records), encoding, gzipped)
+        # Calls are counted by the wrapper whether or not the app uses SQLAlchemy.
+        calls = None
+        if query_dir is not None and encoding is not None:
+            calls = _count_calls(host, port, endpoint, query_dir, timeout_s)
+        probes[endpoint.name] = Probe(_summarize(counts, records), encoding, gzipped, calls)
     return ProbeResult(probes, "; ".join(sorted(notes)) or None)
 
 
@@ -90,17 +97,45 @@ def apply(profiles: list[EndpointProfile], result: ProbeResult) -> list[Endpoint
                     "queries": probe.queries,
                     "content_encoding": probe.content_encoding,
                     "gzip_bytes": probe.gzip_bytes,
+                    "calls": probe.calls,
                 }
             )
         )
     return out
 
 
+def _count_calls(
+    host: str, port: int, endpoint: Endpoint, query_dir: Path, timeout_s: float
+) -> list[CallCount] | None:
+    """Python calls per request: the median over CALL_REPEATS requests, function by function
+    (separate requests, so the profiler's cost never lands in the statement timings)."""
+    seen: list[dict[tuple[str, bool], int]] = []
+    for _ in range(CALL_REPEATS):
+        request_id = uuid.uuid4().hex
+        _request(host, port, endpoint, request_id, timeout_s, count_calls=True)
+        record = _read_record(query_dir / f"{request_id}.json")
+        calls = record.get("calls") if record else None
+        if not isinstance(calls, list):
+            return None
+        seen.append({(str(c["name"]), bool(c["app"])): int(c["calls"]) for c in calls})
+    keys = sorted({key for counts in seen for key in counts})
+    medians = [(key, statistics.median(counts.get(key, 0) for counts in seen)) for key in keys]
+    ranked = sorted(medians, key=lambda item: (not item[0][1], -item[1], item[0][0]))
+    return [CallCount(name=name, calls=calls, app=app) for (name, app), calls in ranked if calls]
+
+
 def _request(
-    host: str, port: int, endpoint: Endpoint, request_id: str, timeout: float
+    host: str,
+    port: int,
+    endpoint: Endpoint,
+    request_id: str,
+    timeout: float,
+    count_calls: bool = False,
 ) -> tuple[str | None, int | None]:
     """(Content-Encoding answered to gzip, size of the body gzipped by us when it was not)."""
     headers = {**endpoint.headers, REQUEST_HEADER: request_id, "Accept-Encoding": "gzip"}
+    if count_calls:
+        headers[CALLS_HEADER] = "1"
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         connection.request(endpoint.method, endpoint.path, body=endpoint.body, headers=headers)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from perfgate.config import AppConfig, Config
 from perfgate.errors import ConfigError, Interrupted, MeasurementError, Terminated
 from perfgate.layout import Layout
 from perfgate.loadgen.engine import run_level
+from perfgate.measure.instructions import callgrind_app, count_instructions
+from perfgate.measure.instructions import why_not_counted as why_not_instructions
 from perfgate.measure.load import load_level_pair
 from perfgate.measure.probe import apply, probe_endpoints
 from perfgate.measure.profile import profile_endpoints, profile_pair
@@ -77,6 +80,7 @@ class RunRecord:
         self.profiles: list[EndpointProfile] = []
         self.levels: list[LoadLevel] = []
         self.queries_note: str | None = None
+        self.instructions_note: str | None = None
         self.reference: EndpointProfile | None = None
         self.instances = 1
         self.reason: str | None = None
@@ -108,6 +112,7 @@ class RunRecord:
             load=self.levels,
             server=server_settings(app),
             queries_note=self.queries_note or why_not_counted(app),
+            instructions_note=self.instructions_note,
             complete=self.reason is None,
             incomplete_reason=self.reason,
             reference=self.reference,
@@ -146,6 +151,7 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
                 level = run_level(apps[0].base_url, config.endpoints, config.load, concurrency)
                 record.levels.append(level)
                 _still_running(watched)
+            _count_instructions(config, [record], layout, progress)
             _note_worker_deaths(watched)
 
 
@@ -190,6 +196,7 @@ def measure_pair(
             for record, level in zip(records, levels, strict=True):
                 record.levels.append(level)
             _still_running(watched)
+        _count_instructions(config, list(records), layout, progress)
         _note_worker_deaths(watched)
 
 
@@ -316,6 +323,51 @@ def _probe(config: Config, firsts: list[tuple[RunRecord, App]]) -> None:
         probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout)
         record.profiles = apply(record.profiles, probed)
         record.queries_note = probed.note
+
+
+def _count_instructions(
+    config: Config, records: list[RunRecord], layout: Layout, progress: Progress
+) -> None:
+    """Instructions per request on one callgrind instance per side, the sides side by side
+    (perfgate.measure.instructions). Extra evidence: if it breaks, the run goes on without it,
+    and the note says why."""
+    todo = []
+    for record in records:
+        record.instructions_note = why_not_instructions(
+            record.side.app, config.profile.instructions
+        )
+        if record.instructions_note is None:
+            todo.append(record)
+            record.phase = "instruction count"
+    if not todo:
+        return
+    progress(f"counting instructions per request under callgrind ({len(todo)} instance(s))")
+    with ExitStack() as stack:
+        # Shut down last, after the instances have stopped: a thread still counting then fails
+        # at once instead of holding up a Ctrl-C.
+        pool = ThreadPoolExecutor(max_workers=len(todo))
+        stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+        futures = []
+        for record in todo:
+            side = record.side
+            try:
+                target = stack.enter_context(
+                    callgrind_app(config, side.app, side.folder, layout.callgrind(side.name),
+                                  record.environment)
+                )  # fmt: skip
+            except MeasurementError as exc:
+                record.instructions_note = f"instructions per request were not counted: {exc}"
+                continue
+            futures.append((record, pool.submit(count_instructions, target, config)))
+        for record, future in futures:
+            try:
+                counted = future.result()
+            except MeasurementError as exc:
+                record.instructions_note = f"instructions per request were not counted: {exc}"
+                continue
+            record.profiles = [
+                p.model_copy(update={"instructions": counted.get(p.name)}) for p in record.profiles
+            ]
 
 
 def _still_running(watched: list[tuple[RunRecord, list[App]]]) -> None:

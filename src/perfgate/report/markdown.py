@@ -10,9 +10,11 @@ from perfgate.report.charts import Chart, mermaid
 from perfgate.report.sections import (
     findings_details,
     findings_summary,
+    instructions_details,
     load_charts_section,
     queries_details,
     ratings_legend,
+    what_changed_section,
 )
 from perfgate.report.text import cell
 from perfgate.results import Check, EndpointProfile, LoadLevel, ResultsFile
@@ -51,6 +53,9 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     parts += [f"- {note}" for note in results.notes]
     parts += load_warnings(run.load)
     parts += ["", *_changed(results.checks)]
+    changes = what_changed_section(results.changes)
+    if changes:
+        parts += ["", *changes]
     if results.findings:
         parts += ["", *findings_summary(results.findings)]
     if results.checks:
@@ -67,6 +72,9 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     statements = queries_details(run.endpoints, run.queries_note)
     if statements:
         parts += ["", *statements]
+    instructions = instructions_details(run.endpoints, run.instructions_note)
+    if instructions:
+        parts += ["", *instructions]
     if run.load:
         parts += ["", *details("Load test", _load_table(run.load))]
     charts = load_charts_section(results, chart)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from perfgate.judge.diagnose import RATINGS
 from perfgate.report.charts import Chart, caption, load_charts, mermaid
 from perfgate.report.text import cell
-from perfgate.results import EndpointProfile, Finding, ResultsFile
+from perfgate.results import EndpointChanges, EndpointProfile, Finding, ResultsFile
 
 SEVERITY_ICONS = {"CRITICAL": "🟥", "HIGH": "🟧", "MEDIUM": "🟨", "LOW": "🟦"}
 SUMMARY_MAX = 8
@@ -104,3 +104,72 @@ def load_charts_section(
     for chart in charts:
         lines += [render(chart), "", caption(chart), ""]
     return [*lines, "</details>"]
+
+
+_GROWTH_LABEL = {
+    "calls": "Python calls per request",
+    "library calls": "library calls per request",
+    "instructions": "instructions per request (inclusive)",
+    "statements": "SQL statements per request",
+}
+
+
+def what_changed_section(changes: list[EndpointChanges]) -> list[str]:
+    """Per regressed endpoint, the exact figures that grew between base and head."""
+    if not changes:
+        return []
+    lines = ["### What changed", ""]
+    for change in changes:
+        lines.append(f"**{cell(change.endpoint)}**")
+        lines.append("")
+        for g in change.growth:
+            grown = f"{g.head / g.base - 1:+.0%}" if g.base else "new"
+            lines.append(
+                f"- {_GROWTH_LABEL[g.kind]}: `{cell(g.name)}` {_count(g.base)} -> "
+                f"{_count(g.head)} ({grown})"
+            )
+        lines.append("")
+    lines.append(
+        "Counted, not timed: calls by a profiler on untimed requests, instructions by callgrind, "
+        "statements by the SQL wrapper; the same request of the same code gives the same figures."
+    )
+    return lines
+
+
+def _count(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:.2f} M"
+    if value >= 1e4:
+        return f"{value / 1e3:.1f} k"
+    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+
+
+def instructions_details(profiles: list[EndpointProfile], note: str | None) -> list[str]:
+    """Instructions per request of each endpoint, with how they were counted."""
+    counted = [p for p in profiles if p.instructions is not None]
+    if not counted:
+        return [f"Instructions per request: {cell(note)}."] if note else []
+    lines = [
+        "<details><summary>Instructions per request (callgrind)</summary>",
+        "",
+        "| endpoint | instructions per request | batches x requests | spread over batches |",
+        "| --- | --- | --- | --- |",
+    ]
+    for p in counted:
+        assert p.instructions is not None
+        figures = p.instructions.per_request
+        spread = (max(figures) - min(figures)) / p.instructions.mean if p.instructions.mean else 0
+        lines.append(
+            f"| {cell(p.name)} | {_count(p.instructions.mean)} | {len(figures)} x "
+            f"{p.instructions.requests_per_batch} | {spread:.2%} |"
+        )
+    lines += [
+        "",
+        "Counted by Valgrind's callgrind on one extra app instance with one sync worker, after "
+        "the timed phases: untimed requests in batches, from the app's call to the response's "
+        "close (the server's own loop is left out), no address randomization, a fixed hash seed."
+        + (f" {cell(note)}." if note else ""),
+        "",
+        "</details>",
+    ]
+    return lines

@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,10 +166,15 @@ def nth_instance(app: AppConfig, index: int) -> AppConfig:
 
 @contextmanager
 def running_app(
-    app: AppConfig, folder: Path, log_dir: Path, environment: SideEnvironment | None = None
+    app: AppConfig,
+    folder: Path,
+    log_dir: Path,
+    environment: SideEnvironment | None = None,
+    prefix: Sequence[str] = (),
 ) -> Iterator[App]:
     """Start (or reach) the configured app and yield it once it answers on app.ready_path;
-    it runs from `environment` (default: perfgate's own interpreter and packages)."""
+    it runs from `environment` (default: perfgate's own interpreter and packages), its command
+    after `prefix` (a program that runs it, such as valgrind)."""
     if app.url:
         base_url = app.url.rstrip("/")
         handle = App(base_url, f"already running at {base_url}", None, None)
@@ -179,7 +184,7 @@ def running_app(
 
     port = free_port()
     if app.target:
-        argv = gunicorn_command(app, folder, port, environment)
+        argv = [*prefix, *gunicorn_command(app, folder, port, environment)]
         description = f"gunicorn {app.target} ({app.workers} x {app.worker_class} workers)"
     else:
         assert app.command is not None

@@ -18,6 +18,7 @@ keeps the measured responses byte-for-byte what the app sends.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -28,13 +29,21 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from perfgate.run.inapp import reference
+from perfgate.run.inapp import callgrind, reference
+from perfgate.run.inapp.calls import CallCounter
 
 TARGET_ENV = "PERFGATE_TARGET"
 DIR_ENV = "PERFGATE_QUERY_DIR"
 TARGET = "perfgate.run.inapp.instrument:wrapped()"
 REQUEST_HEADER = "X-Perfgate-Request-Id"
 _ENVIRON_KEY = "HTTP_X_PERFGATE_REQUEST_ID"
+# A recorded request that also asks for its Python function calls to be counted.
+CALLS_HEADER = "X-Perfgate-Calls"
+_CALLS_KEY = "HTTP_X_PERFGATE_CALLS"
+# Set only in the one instance perfgate runs under callgrind (perfgate.measure.instructions):
+# there, and only there, the wrapper answers CONTROL_PATH/start and CONTROL_PATH/dump?label=...
+CALLGRIND_ENV = "PERFGATE_CALLGRIND"
+CONTROL_PATH = "/__perfgate/callgrind"
 _VALID_ID = re.compile(r"[0-9a-f]{16,64}")  # becomes a file name: nothing else is accepted
 MAX_SHAPE_CHARS = 2000
 
@@ -80,13 +89,16 @@ class _Recorder:
             shape, began = self.started.pop()
             self.shapes[shape][1] += time.perf_counter() - began
 
-    def as_json(self, counted: bool) -> str:
+    def as_json(self, counted: bool, calls: CallCounter | None) -> str:
         ordered = sorted(self.shapes.items(), key=lambda item: (-item[1][0], item[0]))
         shapes = [
             {"shape": shape, "count": int(count), "time_ms": round(seconds * 1000, 3)}
             for shape, (count, seconds) in ordered
         ]
-        return json.dumps({"counted": counted, "shapes": shapes})
+        record: dict[str, object] = {"counted": counted, "shapes": shapes}
+        if calls is not None:
+            record["calls"] = calls.as_records()
+        return json.dumps(record)
 
 
 def _before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -157,38 +169,91 @@ class _Closing:
 class Counting:
     """WSGI middleware: record the statements of requests that ask for it, pass others through."""
 
-    def __init__(self, app: WSGIApp, directory: Path) -> None:
+    def __init__(self, app: WSGIApp, directory: Path, under_callgrind: bool = False) -> None:
         self.app = app
         self.directory = directory
+        self.under_callgrind = under_callgrind
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == reference.IN_APP_PATH:
+        path = environ.get("PATH_INFO", "")
+        if path == reference.IN_APP_PATH:
             return reference.app(environ, start_response)
+        if self.under_callgrind:
+            if path.startswith(CONTROL_PATH + "/"):
+                return _control(path, environ.get("QUERY_STRING", ""), start_response)
+            return _collected(self.app, environ, start_response)
         request_id = environ.get(_ENVIRON_KEY)
         if not isinstance(request_id, str) or not _VALID_ID.fullmatch(request_id):
             return self.app(environ, start_response)
         counted = attach()
         recorder = _Recorder()
         _local.recorder = recorder
+        calls = CallCounter() if environ.get(_CALLS_KEY) == "1" else None
+        if calls is not None:
+            calls.start()
         try:
             result = self.app(environ, start_response)
         except BaseException:
-            self._stop(counted)
+            self._stop(counted, calls)
             raise
-        return _Closing(result, lambda: self._finish(request_id, recorder, counted))
+        return _Closing(result, lambda: self._finish(request_id, recorder, counted, calls))
 
     @staticmethod
-    def _stop(counted: bool) -> None:
+    def _stop(counted: bool, calls: CallCounter | None) -> None:
+        if calls is not None:
+            calls.stop()
         _local.recorder = None
         if counted:
             detach()
 
-    def _finish(self, request_id: str, recorder: _Recorder, counted: bool) -> None:
-        self._stop(counted)
+    def _finish(
+        self, request_id: str, recorder: _Recorder, counted: bool, calls: CallCounter | None
+    ) -> None:
+        self._stop(counted, calls)
         final = self.directory / f"{request_id}.json"
         temporary = final.with_suffix(".tmp")
-        temporary.write_text(recorder.as_json(counted), encoding="utf-8")
+        temporary.write_text(recorder.as_json(counted, calls), encoding="utf-8")
         os.replace(temporary, final)  # the reader never sees half a file
+
+
+def _collected(
+    app: WSGIApp, environ: dict[str, Any], start_response: StartResponse
+) -> Iterable[bytes]:
+    """Serve a request with callgrind collecting from the app's call to the response's close:
+    the server's own loop (it wakes up on a timer between requests, so its share depends on
+    time, not on the requests) stays out of the count. A collection first, uncounted: each
+    request then starts from the same collector state and runs the same collections of its own
+    (otherwise whatever the server's loop allocated decides which request pays for one)."""
+    gc.collect()
+    callgrind.toggle_collect()
+    try:
+        result = app(environ, start_response)
+    except BaseException:
+        callgrind.toggle_collect()
+        raise
+    return _Closing(result, callgrind.toggle_collect)
+
+
+def _control(path: str, query: str, start_response: StartResponse) -> list[bytes]:
+    """Steer callgrind from inside the worker: start counting, or dump a batch's counts."""
+    action = path.removeprefix(CONTROL_PATH + "/")
+    # A full collection, uncounted, at every boundary: each batch then starts from the same
+    # collector state, instead of paying for whichever earlier garbage a collection happens to
+    # fall on (that moved batches of the same requests by ~1%).
+    if action == "start":
+        gc.collect()
+        gc.freeze()  # what start-up and warm-up left is not traversed again: collections stay small
+        callgrind.start()
+    elif action == "dump":
+        callgrind.dump(query.removeprefix("label="))
+        gc.collect()
+        callgrind.zero()
+    else:
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"unknown callgrind action\n"]
+    on = callgrind.running_on_valgrind()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"on valgrind\n" if on else b"not on valgrind\n"]
 
 
 def wrapped() -> Counting:
@@ -198,4 +263,4 @@ def wrapped() -> Counting:
     app: WSGIApp = import_app(os.environ[TARGET_ENV])
     directory = Path(os.environ[DIR_ENV])
     directory.mkdir(parents=True, exist_ok=True)
-    return Counting(app, directory)
+    return Counting(app, directory, os.environ.get(CALLGRIND_ENV) == "1")
