@@ -5,8 +5,9 @@ FROM python:3.11-slim-bookworm
 # git: the same-run comparison (`against`) checks out the base commit beside the PR.
 # The workspace is mounted from the runner with another owner; git would refuse it as
 # "dubious ownership", so every directory is marked safe inside this single-purpose image.
+# valgrind: instructions per request (callgrind), which need no hardware counters.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git \
+    && apt-get install -y --no-install-recommends git valgrind \
     && rm -rf /var/lib/apt/lists/* \
     && git config --system --add safe.directory '*'
 

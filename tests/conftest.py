@@ -54,6 +54,20 @@ def tiny_config(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+@pytest.fixture(autouse=True, scope="session")
+def instructions_off_by_default() -> Iterator[None]:
+    """Counting instructions under callgrind adds tens of seconds to a check: the suite switches
+    it off (PERFGATE_INSTRUCTIONS=0, inherited by every perfgate it starts); the tests of that
+    feature switch it back on."""
+    before = os.environ.get("PERFGATE_INSTRUCTIONS")
+    os.environ["PERFGATE_INSTRUCTIONS"] = "0"
+    yield
+    if before is None:
+        os.environ.pop("PERFGATE_INSTRUCTIONS", None)
+    else:
+        os.environ["PERFGATE_INSTRUCTIONS"] = before
+
+
 @pytest.fixture(autouse=True)
 def no_orphans(tmp_path: Path) -> object:
     """Fail any test that leaves a process started from its tmp folder behind."""

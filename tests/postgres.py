@@ -89,8 +89,9 @@ def start() -> Iterator[PostgresServer]:
     os.chmod(folder, 0o755)
     port = _free_port()
     try:
+        initdb = [_binary("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8"]
         subprocess.run(
-            _as_owner([_binary("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8"]),
+            _as_owner(initdb),
             check=True,
             capture_output=True,
             timeout=120,

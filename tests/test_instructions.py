@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from perfgate.cli.main import main
 from perfgate.measure.callgrind_out import read_dump
 from perfgate.measure.instructions import valgrind
@@ -35,6 +37,12 @@ compare: {ab_instances: 1, run_instances: 1, confirm: false}
 # The PR's edit: audit every 16th entry of the summary, not just the first (about +5% of its
 # instructions).
 PLANTED = LEDGER.replace("AUDIT_EVERY = 1_000_000_000", "AUDIT_EVERY = 16")
+
+
+@pytest.fixture(autouse=True)
+def instructions_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite switches counting off (tests/conftest.py); these tests are about it."""
+    monkeypatch.delenv("PERFGATE_INSTRUCTIONS", raising=False)
 
 
 def _needs_valgrind() -> None:
@@ -119,6 +127,7 @@ def test_without_valgrind_the_check_is_skipped_with_a_note(tmp_path: Path) -> No
     assert git is not None
     (tools / "git").symlink_to(git)
     env = {**perfgate_env(), "PATH": str(tools)}
+    env.pop("PERFGATE_INSTRUCTIONS", None)
     done = subprocess.run(
         [sys.executable, "-m", "perfgate", "check", "--against", "HEAD", "--out", ".perfgate"],
         cwd=repo, env=env, capture_output=True, text=True, timeout=300,

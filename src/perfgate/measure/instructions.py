@@ -51,6 +51,9 @@ KEPT_FUNCTIONS = 40
 # Under callgrind a request runs 50-100x slower than natively, start-up some times slower.
 SLOWDOWN = 100
 HASH_SEED = "1"
+# Switches counting off on this machine whatever the config says (`PERFGATE_INSTRUCTIONS=0`): for
+# a laptop with Valgrind where a quick check matters more, and the test suite.
+SWITCH_ENV = "PERFGATE_INSTRUCTIONS"
 # gunicorn's worker timeout, which is also how often an idle sync worker wakes up: rarely, since
 # what a wake-up allocates shifts the allocator's state under the next requests.
 IDLE_WAKEUP_S = 3600
@@ -60,6 +63,8 @@ def why_not_counted(app: AppConfig, requests: int) -> str | None:
     """None when instructions can be counted for this app here, else the reason."""
     if requests == 0:
         return "instructions per request were not counted: switched off (profile.instructions)"
+    if os.environ.get(SWITCH_ENV, "").strip().lower() in ("0", "off", "false", "no"):
+        return f"instructions per request were not counted: switched off ({SWITCH_ENV})"
     if not app.target:
         return (
             "instructions per request are counted only when perfgate runs the app itself "
