@@ -57,7 +57,7 @@ app:
     {SETUP}
 endpoints:
   - {{name: items, path: /items}}
-profile: {{warmup: 2, samples: 24, trials: 4}}
+profile: {{warmup: 2, samples: 24, trials: 4, instructions: 15}}
 load: {{enabled: false}}
 compare: {{ab_instances: 1, run_instances: 1}}
 """
@@ -165,6 +165,11 @@ def test_the_pr_and_baseline_flows_in_containers(image: str, runner: Path, gh: F
     outputs = _outputs(runner)
     assert outputs["verdict"] == "fail" and outputs["report"] == ".perfgate/report.md", outputs
     assert outputs["results"] == ".perfgate/results.json" and int(outputs["failures"]) >= 1
+    # The image's Valgrind counted instructions on both sides, inside the container.
+    results = json.loads((ws / ".perfgate" / "results.json").read_text())
+    for run in (results["run"], results["base_run"]):
+        assert run["instructions_note"] is None, run["instructions_note"]
+        assert run["endpoints"][0]["instructions"]["per_request"], run["endpoints"][0]
 
     # No PR code (setup, both apps) could read a token, anywhere it could look.
     seen = [(ws / "setup-seen.txt").read_text(), *(p.read_text() for p in ws.glob("app-seen-*"))]

@@ -24,7 +24,6 @@ import platform
 import shutil
 import statistics
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,9 +41,9 @@ from perfgate.run.inapp.instrument import CALLGRIND_ENV, CONTROL_PATH
 from perfgate.run.server import App, running_app
 
 # Warm-up per endpoint, uninstrumented: Python 3.11 specializes a function's bytecode over its
-# first calls, and the app fills its caches; as many requests as fit in the time, within bounds.
-WARMUP_REQUESTS = (10, 30)
-WARMUP_S = 1.5
+# first calls, and the app fills its caches. A fixed count, never a time: the state the measured
+# requests find must not depend on how fast the machine was.
+WARMUP_REQUESTS = 15
 # Instructions a batch should cost, about: 20 M take ~0.5 s under callgrind here.
 BATCH_INSTRUCTIONS = 20_000_000
 KEPT_FUNCTIONS = 40
@@ -188,11 +187,7 @@ def _callgrind_instance(app: AppConfig) -> AppConfig:
 
 
 def _warm_up(client: _Client, endpoint: Endpoint) -> None:
-    least, most = WARMUP_REQUESTS
-    deadline = time.monotonic() + WARMUP_S
-    for n in range(most):
-        if n >= least and time.monotonic() > deadline:
-            return
+    for _ in range(WARMUP_REQUESTS):
         client.send(endpoint)
 
 
