@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from perfgate.judge.diagnose import rating
+from perfgate.judge.diagnose import explained_plateau, rating
 from perfgate.report.charts import Chart, mermaid
 from perfgate.report.sections import (
     findings_details,
@@ -68,7 +68,8 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     if statements:
         parts += ["", *statements]
     if run.load:
-        parts += ["", *details("Load test", _load_table(run.load))]
+        explained = explained_plateau(run)
+        parts += ["", *details("Load test", _load_table(run.load, explained))]
     charts = load_charts_section(results, chart)
     if charts:
         parts += ["", *charts]
@@ -209,7 +210,7 @@ def _profile_table(profiles: list[EndpointProfile], results: ResultsFile) -> lis
     return lines
 
 
-def _load_table(levels: list[LoadLevel]) -> list[str]:
+def _load_table(levels: list[LoadLevel], explained: str | None = None) -> list[str]:
     lines = [
         "### Load (open model at a fixed rate, all endpoints in turn)"
         if any(lv.model == "open" for lv in levels)
@@ -237,6 +238,8 @@ def _load_table(levels: list[LoadLevel]) -> list[str]:
         )
     duration = levels[0].duration_s if levels else 0
     lines += ["", f"Each level ran for {duration:.1f} s after its warm-up; latency is per request."]
+    if explained:
+        lines += ["", explained]
     return lines + _load_self_check(levels)
 
 

@@ -26,16 +26,27 @@ def _evidence(finding: Finding) -> str:
 
 
 def findings_summary(findings: list[Finding]) -> list[str]:
-    """One line per finding, most severe first; the evidence is in `findings_details`."""
+    """One line per finding kind and severity, most severe first, naming its endpoints (the
+    same finding on five endpoints is one line, not five); the evidence is in
+    `findings_details`."""
     if not findings:
         return []
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.severity, f.kind), []).append(f)
     lines = ["### Findings", ""]
-    for f in findings[:SUMMARY_MAX]:
-        lines.append(
-            f"- {SEVERITY_ICONS[f.severity]} **{f.severity}** {cell(f.endpoint)}: {cell(f.title)}"
-        )
-    if len(findings) > SUMMARY_MAX:
-        lines.append(f"- ... and {len(findings) - SUMMARY_MAX} more below.")
+    for (severity, kind), group in list(groups.items())[:SUMMARY_MAX]:
+        titles = {f.title for f in group}
+        if len(titles) == 1:
+            where = ", ".join(dict.fromkeys(cell(f.endpoint) for f in group))
+            text = f"{cell(group[0].title)} ({where})"
+        else:
+            text = f"{cell(kind)}: " + "; ".join(
+                f"{cell(f.endpoint)}: {cell(f.title)}" for f in group
+            )
+        lines.append(f"- {SEVERITY_ICONS[severity]} **{severity}** {text}")
+    if len(groups) > SUMMARY_MAX:
+        lines.append(f"- ... and {len(groups) - SUMMARY_MAX} more kinds below.")
     return lines
 
 
