@@ -22,7 +22,7 @@ from perfgate.judge.comparable import incomparable, load_key
 from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.relative import Pending, decide, relative
-from perfgate.judge.stats import holm
+from perfgate.judge.stats import holm, least_significant
 from perfgate.results import (
     BaselineFile,
     Check,
@@ -32,6 +32,17 @@ from perfgate.results import (
     RunResult,
     VerdictName,
 )
+
+# A check that could be significant only on a change beyond this factor (a tenfold slowdown,
+# throughput down to a tenth) cannot fail in any run worth gating: it is skipped, not judged.
+CANNOT_FAIL_FACTOR = 10.0
+# The timing checks of the profile: the only ones a second measurement can confirm (statement
+# counts and sizes are exact, and a host's slow spell cannot move them).
+TIMING_METRICS = ("median", "p95")
+
+
+def is_timing_change(check: Check) -> bool:
+    return check.kind == "relative" and check.phase == "profile" and check.metric in TIMING_METRICS
 
 
 @dataclass(frozen=True)
@@ -96,10 +107,17 @@ def judge(
             continue
         pending += _load_changes(config, level, history, paired)
 
-    adjusted = holm([1.0 if p.check.p_value is None else p.check.p_value for p in pending])
-    judged = sum(1 for p in pending if p.se is not None)
+    pending, idle = _can_fail(pending, config.compare.alpha)
+    if idle:
+        notes.append(_cannot_fail_note(idle))
+    checks += idle
+    # The Holm family: the checks with an estimate that a change could make fail.
+    family = [p for p in pending if p.se is not None and p.check.p_value is not None]
+    adjusted = dict(
+        zip((id(p) for p in family), holm([p.check.p_value or 0.0 for p in family]), strict=True)
+    )
     checks += [
-        decide(p, q, config.compare.alpha, judged) for p, q in zip(pending, adjusted, strict=True)
+        decide(p, adjusted.get(id(p), 1.0), config.compare.alpha, len(family)) for p in pending
     ]
     if confirmation is not None and not paired:
         again = judge(config, confirmation, baseline).checks
@@ -123,6 +141,35 @@ def judge(
     elif "inconclusive" in statuses:
         verdict = "inconclusive"
     return Verdict(verdict, checks, notes, 0 if paired else len(history))
+
+
+def _can_fail(pending: list[Pending], alpha: float) -> tuple[list[Pending], list[Check]]:
+    """Split off the checks that cannot fail: even at the most lenient level a Holm step reaches
+    (alpha itself), only a change beyond CANNOT_FAIL_FACTOR would be significant. Kept in the
+    family they would only make every other check's bar higher; they are skipped instead."""
+    kept, idle = [], []
+    for p in pending:
+        least = least_significant(p.se, p.dof, alpha) if p.se is not None else None
+        if least is None or least <= CANNOT_FAIL_FACTOR:
+            kept.append(p)
+            continue
+        shown = f"{least:.0f}x" if least < 1000 else "a thousandfold"
+        message = (
+            f"cannot fail: only a change beyond {shown} would be significant with this "
+            "history's spread, so it is left out of the Holm family"
+        )
+        idle.append(p.check.model_copy(update={"status": "skipped", "message": message}))
+    return kept, idle
+
+
+def _cannot_fail_note(idle: list[Check]) -> str:
+    names = ", ".join(f"{c.endpoint} {c.metric}" for c in idle)
+    return (
+        f"{len(idle)} check(s) cannot fail here ({names}): the spread of their figures is so wide "
+        f"that only a change beyond {CANNOT_FAIL_FACTOR:g}x would be significant. They are "
+        "skipped and left out of the Holm correction, so they do not raise the bar of the "
+        "others; `perfgate check --against <ref>` or more trials give them a measurement."
+    )
 
 
 def _ab_notes(run: RunResult, base_run: RunResult, blocked: dict[str, str]) -> list[str]:
@@ -177,23 +224,20 @@ def _confirmed(
     if not confirmation.complete:
         why = f"The confirmation measurement is incomplete ({confirmation.incomplete_reason})"
         return checks, f"{why}; the first measurement stands."
-    second = {
-        (c.endpoint, c.metric): c for c in again if c.kind == "relative" and c.phase == "profile"
-    }
+    second = {(c.endpoint, c.metric): c for c in again if is_timing_change(c)}
     result, held, dropped = [], 0, 0
     for check in checks:
-        failed_change = check.status == "fail" and check.kind == "relative"
-        twin = second.get((check.endpoint, check.metric)) if check.phase == "profile" else None
-        if twin is None or not failed_change:
+        twin = second.get((check.endpoint, check.metric)) if is_timing_change(check) else None
+        if twin is None or check.status != "fail":
             result.append(check)
             continue
-        found = "no figure" if twin.change is None else f"{twin.change:+.1%}"
+        found = _figure(twin)
         if twin.status == "fail":
             held += 1
             update = {"message": f"{check.message}; confirmed by a second measurement ({found})"}
         else:
             dropped += 1
-            first = "" if check.change is None else f" ({check.change:+.1%})"
+            first = f" ({_figure(check)})"
             update = {
                 "status": "inconclusive",
                 "message": f"failed the first measurement{first} but not a second one on fresh "
@@ -209,6 +253,16 @@ def _confirmed(
         "inconclusive."
     )
     return result, note
+
+
+def _figure(check: Check) -> str:
+    """A timing change with its metric and unit: `median 12.3 ms vs 8.1 ms, +51.9%`."""
+    if check.change is None:
+        return f"{check.metric}: no figure"
+    ms = ""
+    if check.current is not None and check.baseline is not None:
+        ms = f" {check.current:.3g} ms vs {check.baseline:.3g} ms,"
+    return f"{check.metric}{ms} {check.change:+.1%}"
 
 
 def _moved_together(checks: list[Check]) -> list[str]:

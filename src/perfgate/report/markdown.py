@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from perfgate.judge.diagnose import explained_plateau, rating
+from perfgate.report.advice import folded, short_history
 from perfgate.report.charts import Chart, mermaid
 from perfgate.report.sections import (
     findings_details,
@@ -14,7 +15,7 @@ from perfgate.report.sections import (
     queries_details,
     ratings_legend,
 )
-from perfgate.report.text import cell
+from perfgate.report.text import cell, percent, plain
 from perfgate.results import Check, EndpointProfile, LoadLevel, ResultsFile
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖", "error": "⛔"}
@@ -22,11 +23,14 @@ STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
 
 
 def verdict_text(results: ResultsFile) -> str:
-    """The verdict in one plain line, e.g. `perfgate: ✅ PASS (12 pass)`."""
+    """The verdict in one plain line, e.g. `perfgate: ✅ PASS (12 pass)`, with what a stored
+    history too short to judge can show (report/advice.py)."""
     counts = {s: sum(1 for c in results.checks if c.status == s) for s in STATUS_ORDER}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     label = results.verdict.upper()
-    return f"perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'})"
+    advice = short_history(results)
+    tail = f": {advice}" if advice else ""
+    return f"perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'}){tail}"
 
 
 def verdict_line(results: ResultsFile) -> str:
@@ -50,7 +54,7 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
         parts.append(f"Compared with a baseline of {results.baseline_runs} run(s).")
     parts += [f"- {note}" for note in results.notes]
     parts += load_warnings(run.load)
-    parts += ["", *_changed(results.checks)]
+    parts += ["", *_changed(results.checks, folded(results))]
     if results.findings:
         parts += ["", *findings_summary(results.findings)]
     if results.checks:
@@ -125,19 +129,40 @@ def details(summary: str, lines: list[str]) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
 
 
-def _changed(checks: list[Check]) -> list[str]:
-    """The checks a reviewer must look at (failed or inconclusive), before anything else."""
+def _changed(checks: list[Check], covered: list[Check]) -> list[str]:
+    """The checks a reviewer must look at (failed or inconclusive), before anything else; those
+    `covered` by the verdict line's advice are counted in one line, not listed."""
     if not checks:
         return ["No checks were configured."]
-    flagged = [c for c in checks if c.status in ("fail", "inconclusive")]
+    flagged = [c for c in checks if c.status in ("fail", "inconclusive") and c not in covered]
+    lines = []
+    if covered:
+        lines = [
+            f"{len(covered)} check(s) are inconclusive only because this history cannot "
+            "detect a change of their tolerance (the verdict line says what would); they are "
+            "listed under All checks."
+        ]
     if not flagged:
+        if lines:
+            return lines
         judged = sum(1 for c in checks if c.status == "pass")
         return [f"All {judged} judged check(s) pass; nothing changed beyond its tolerance."]
-    return _checks_table(flagged, "### What needs a look")
+    return [*lines, *([""] if lines else []), *_checks_table(flagged, "### What needs a look")]
 
 
-def _fmt(value: float | None, spec: str = ".3g") -> str:
-    return "-" if value is None else format(value, spec)
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else plain(value)
+
+
+def _metric(check: Check) -> str:
+    """The metric as the table names it. The relative checks compare per-trial figures, whose
+    mean differs from the same percentile over all requests (an absolute budget's, and the
+    profile table's): a p95 of 30 requests sits lower than the p95 of 900 pooled from trials
+    on a drifting host. So the two are labelled apart, never both just `p95`."""
+    if check.kind == "relative" and check.metric in ("median", "p95"):
+        return f"{check.metric} (trial mean)" if check.phase == "profile" else check.metric
+    return {"p50_ms": "median (all requests)", "p95_ms": "p95 (all requests)",
+            "p99_ms": "p99 (all requests)"}.get(check.metric, check.metric)  # fmt: skip
 
 
 def _pct(value: float | None) -> str:
@@ -171,10 +196,15 @@ def _checks_table(checks: list[Check], title: str = "") -> list[str]:
             change = f"{_pct(c.change)}{interval}"
             limit = f"±{c.limit:.0%}" if c.limit is not None else "-"
         else:
-            change, limit = "-", _fmt(c.limit, ".4g")
+            change, limit = "-", _fmt(c.limit)
+        current, baseline = _fmt(c.current), _fmt(c.baseline)
+        if c.metric == "error_rate":  # a rate, written as the config writes it
+            limit = "-" if c.limit is None else percent(c.limit)
+            current = "-" if c.current is None else percent(c.current)
+        p = "-" if c.p_value is None else f"{c.p_value:.2g}"
         lines.append(
-            row(ICONS[c.status], cell(c.endpoint), c.phase, c.metric, _fmt(c.baseline),
-                _fmt(c.current), change, limit, _fmt(c.p_value, ".2g"), cell(c.message))
+            row(ICONS[c.status], cell(c.endpoint), c.phase, _metric(c), baseline, current,
+                change, limit, p, cell(c.message))
         )  # fmt: skip
     return lines
 

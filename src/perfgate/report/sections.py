@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from perfgate.judge.diagnose import RATINGS
 from perfgate.report.charts import Chart, caption, load_charts, mermaid
-from perfgate.report.text import cell
+from perfgate.report.text import cell, plain
 from perfgate.results import EndpointProfile, Finding, ResultsFile
 
 SEVERITY_ICONS = {"CRITICAL": "🟥", "HIGH": "🟧", "MEDIUM": "🟨", "LOW": "🟦"}
@@ -20,7 +20,7 @@ SHAPE_CHARS = 160
 
 def _evidence(finding: Finding) -> str:
     def show(value: float | int | str) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else cell(value)
+        return plain(value) if isinstance(value, float) else cell(value)
 
     return ", ".join(f"{cell(k)} = {show(v)}" for k, v in finding.evidence.items())
 
@@ -71,7 +71,13 @@ def findings_details(findings: list[Finding]) -> list[str]:
 def queries_details(profiles: list[EndpointProfile], note: str | None) -> list[str]:
     counted = [p for p in profiles if p.queries is not None]
     if not counted:
-        return [f"SQL statements per request were not counted: {cell(note)}."] if note else []
+        if not note:
+            return []
+        # Most reasons are whole sentences already ("SQL statements are counted only when ...").
+        said = (
+            note if note.startswith("SQL statement") else f"SQL statements were not counted: {note}"
+        )
+        return [f"{cell(said)}."]
     lines = [
         "<details><summary>SQL statements per request</summary>",
         "",
