@@ -11,7 +11,8 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
       reference workload's profile) and `instances` (app instances the profile rotated over);
       results `confirmation` (the second measurement of a stored-baseline check) and check
-      `confirmation` (the change that second measurement found).
+      `confirmation` (the change that second measurement found); per endpoint `time_budget_s`
+      and `warmup_ms` (a time budget that cut its samples).
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -99,6 +100,10 @@ class EndpointProfile(_Frozen):
     content_encoding: str | None = None
     # Size of the uncompressed body after gzip (level 6), for the payload finding.
     gzip_bytes: int | None = None
+    # Where a time budget (profile.time_budget_s) cut the samples: the budget, and the service
+    # time measured in the warm-up that the sample count was derived from.
+    time_budget_s: float | None = None
+    warmup_ms: float | None = None
 
 
 class LoadEndpoint(_Frozen):

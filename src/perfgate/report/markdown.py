@@ -237,7 +237,20 @@ def _profile_table(profiles: list[EndpointProfile], results: ResultsFile) -> lis
         f"open), in {trials} trial(s) per endpoint after a warm-up{rotated}; relative checks "
         "compare per-trial medians and p95s. " + ratings_legend(),
     ]
-    return lines
+    return lines + _time_budgets(profiles)
+
+
+def _time_budgets(profiles: list[EndpointProfile]) -> list[str]:
+    """Which endpoints a time budget gave fewer samples, and why (profile.time_budget_s)."""
+    cut = [p for p in profiles if p.time_budget_s and p.warmup_ms]
+    if not cut:
+        return []
+    shown = "; ".join(
+        f"{cell(p.name)}: {p.requests} requests, to fit its time budget of {p.time_budget_s:g} s "
+        f"at {p.warmup_ms:.1f} ms a request (the median of its warm-up)"
+        for p in cut
+    )
+    return ["", f"Fewer samples where a time budget applied (profile.time_budget_s): {shown}."]
 
 
 def _load_table(levels: list[LoadLevel], explained: str | None = None) -> list[str]:
