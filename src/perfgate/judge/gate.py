@@ -21,8 +21,8 @@ from perfgate.judge.budgets import load_budgets, profile_budgets
 from perfgate.judge.comparable import incomparable, load_key
 from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
-from perfgate.judge.relative import Pending, decide, relative
-from perfgate.judge.stats import holm, least_significant
+from perfgate.judge.relative import Pending, cannot_fail_note, decide, relative, split_cannot_fail
+from perfgate.judge.stats import holm
 from perfgate.results import (
     BaselineFile,
     Check,
@@ -33,9 +33,6 @@ from perfgate.results import (
     VerdictName,
 )
 
-# A check that could be significant only on a change beyond this factor (a tenfold slowdown,
-# throughput down to a tenth) cannot fail in any run worth gating: it is skipped, not judged.
-CANNOT_FAIL_FACTOR = 10.0
 # The timing checks of the profile: the only ones a second measurement can confirm (statement
 # counts and sizes are exact, and a host's slow spell cannot move them).
 TIMING_METRICS = ("median", "p95")
@@ -107,18 +104,22 @@ def judge(
             continue
         pending += _load_changes(config, level, history, paired)
 
-    pending, idle = _can_fail(pending, config.compare.alpha)
-    if idle:
-        notes.append(_cannot_fail_note(idle))
-    checks += idle
+    alpha = config.compare.alpha
+    pending, idle = split_cannot_fail(pending, alpha)
     # The Holm family: the checks with an estimate that a change could make fail.
     family = [p for p in pending if p.se is not None and p.check.p_value is not None]
     adjusted = dict(
         zip((id(p) for p in family), holm([p.check.p_value or 0.0 for p in family]), strict=True)
     )
-    checks += [
-        decide(p, adjusted.get(id(p), 1.0), config.compare.alpha, len(family)) for p in pending
-    ]
+    checks += [decide(p, adjusted.get(id(p), 1.0), alpha, len(family)) for p in pending]
+    if idle:  # skipped, with the power they would have had in the family
+        notes.append(cannot_fail_note([p.check for p, _ in idle]))
+        checks += [
+            decide(p, 1.0, alpha, len(family)).model_copy(
+                update={"status": "skipped", "message": why, "p_value": None}
+            )
+            for p, why in idle
+        ]
     if confirmation is not None and not paired:
         again = judge(config, confirmation, baseline).checks
         checks, note = _confirmed(checks, again, confirmation)
@@ -141,35 +142,6 @@ def judge(
     elif "inconclusive" in statuses:
         verdict = "inconclusive"
     return Verdict(verdict, checks, notes, 0 if paired else len(history))
-
-
-def _can_fail(pending: list[Pending], alpha: float) -> tuple[list[Pending], list[Check]]:
-    """Split off the checks that cannot fail: even at the most lenient level a Holm step reaches
-    (alpha itself), only a change beyond CANNOT_FAIL_FACTOR would be significant. Kept in the
-    family they would only make every other check's bar higher; they are skipped instead."""
-    kept, idle = [], []
-    for p in pending:
-        least = least_significant(p.se, p.dof, alpha) if p.se is not None else None
-        if least is None or least <= CANNOT_FAIL_FACTOR:
-            kept.append(p)
-            continue
-        shown = f"{least:.0f}x" if least < 1000 else "a thousandfold"
-        message = (
-            f"cannot fail: only a change beyond {shown} would be significant with this "
-            "history's spread, so it is left out of the Holm family"
-        )
-        idle.append(p.check.model_copy(update={"status": "skipped", "message": message}))
-    return kept, idle
-
-
-def _cannot_fail_note(idle: list[Check]) -> str:
-    names = ", ".join(f"{c.endpoint} {c.metric}" for c in idle)
-    return (
-        f"{len(idle)} check(s) cannot fail here ({names}): the spread of their figures is so wide "
-        f"that only a change beyond {CANNOT_FAIL_FACTOR:g}x would be significant. They are "
-        "skipped and left out of the Holm correction, so they do not raise the bar of the "
-        "others; `perfgate check --against <ref>` or more trials give them a measurement."
-    )
 
 
 def _ab_notes(run: RunResult, base_run: RunResult, blocked: dict[str, str]) -> list[str]:
