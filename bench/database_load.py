@@ -24,8 +24,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from perfgate.judge.diagnose import explained_plateau  # noqa: E402
+from perfgate.results import RunResult  # noqa: E402
 from tests import postgres  # noqa: E402
 
 ENDPOINTS = """\
@@ -98,6 +101,10 @@ def main() -> int:
                         for f in results["findings"]
                         if f["kind"] != "n_plus_one"
                     }
+                    # A plateau the configuration explains is a sentence, not a finding.
+                    explained = explained_plateau(RunResult.model_validate(results["run"]))
+                    if explained:
+                        findings[kind].add(f"(no finding) {explained}")
                 shown = ", ".join(
                     f"{kind} c={c} {values[-1]:.0f}"
                     for kind, by_level in rps.items()

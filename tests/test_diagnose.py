@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from perfgate.judge.diagnose import diagnose, explained_plateau, rating
+from perfgate.layout import Layout
 from perfgate.report.sections import findings_summary
-from perfgate.results import Finding
+from perfgate.report.summary import summary_lines
+from perfgate.results import Finding, ResultsFile
 from tests.runs import level, profile, run
 
 
@@ -176,3 +180,14 @@ def test_findings_come_most_severe_first() -> None:
     order = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
     assert severities == sorted(severities, key=order.__getitem__)
     assert severities[0] == "CRITICAL"
+
+
+def test_the_terminal_names_a_serious_finding_once_with_its_endpoints(tmp_path: Path) -> None:
+    same = [profile(name, queries={"SELECT x": 30}) for name in ("d", "e")]
+    measured = run(same, workers=4)
+    results = ResultsFile(verdict="pass", checks=[], run=measured, findings=diagnose(measured))
+    lines = [line for line in summary_lines(results, Layout(tmp_path)) if "finding" in line]
+    assert lines == [
+        "  finding      HIGH d, e n_plus_one: N+1 queries: one statement runs 30 times in each "
+        "request"
+    ]

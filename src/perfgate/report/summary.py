@@ -21,10 +21,14 @@ def summary_lines(results: ResultsFile, layout: Layout) -> list[str]:
         for c in results.checks
         if c.status in ("fail", "inconclusive")
     ]
+    # One line per serious finding, its endpoints listed (not the same line per endpoint).
+    serious: dict[tuple[str, str, str], list[str]] = {}
+    for f in results.findings:
+        if f.severity in ("CRITICAL", "HIGH"):
+            serious.setdefault((f.severity, f.kind, f.title), []).append(f.endpoint)
     lines += [
-        f"  finding      {f.severity} {f.endpoint} {f.kind}: {f.title}"
-        for f in results.findings
-        if f.severity in ("CRITICAL", "HIGH")
+        f"  finding      {severity} {', '.join(dict.fromkeys(names))} {kind}: {title}"
+        for (severity, kind, title), names in serious.items()
     ]
     lines.append(f"Report: {layout.report} (and report.html)  Results: {layout.results}")
     return lines
