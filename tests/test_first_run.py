@@ -33,6 +33,7 @@ def test_the_first_check_against_one_stored_run_says_what_would_detect_what(
     # The checks the advice covers are counted once, not listed one by one.
     assert "inconclusive only because this history cannot detect" in head
     assert "underpowered: detects only changes above" not in head
+    assert "Some checks are underpowered" not in head  # said once, in the verdict line
     timing = [c for c in results["checks"] if c["metric"] in ("median", "p95")]
     assert timing and all(c["kind"] == "relative" and c["mde"] > 0.10 for c in timing)
 

@@ -299,7 +299,8 @@ def _load_self_check(levels: list[LoadLevel]) -> list[str]:
         if lv.model == "open":
             late = lv.send_lateness_ms.get("p99")
             lines.append(
-                f"- c={lv.concurrency}: open model, {lv.rps:.1f} of {lv.target_rps or 0:g} req/s "
+                f"- c={lv.concurrency}: open model, {lv.rps:.1f} of "
+                f"{plain(lv.target_rps or 0)} req/s "
                 f"achieved, {lv.dropped} dropped, p99 send lateness {_fmt(late)} ms; latency is "
                 "counted from each request's scheduled time."
             )

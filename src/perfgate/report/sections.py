@@ -92,7 +92,7 @@ def queries_details(profiles: list[EndpointProfile], note: str | None) -> list[s
             text = top.shape if len(top.shape) <= SHAPE_CHARS else top.shape[:SHAPE_CHARS] + "..."
             shape = f"{top.count} × {cell(text)}"
         per_request = f"{p.queries_per_request:g}" if p.queries_per_request is not None else "-"
-        lines.append(f"| {cell(p.name)} | {per_request} | {p.queries.time_ms:.3g} | {shape} |")
+        lines.append(f"| {cell(p.name)} | {per_request} | {plain(p.queries.time_ms)} | {shape} |")
     lines += [
         "",
         "Counted exactly, outside the timed requests, through SQLAlchemy's engine events; a "
