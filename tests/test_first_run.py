@@ -24,6 +24,9 @@ def test_the_first_check_against_one_stored_run_says_what_would_detect_what(
     results = json.loads((out / "results.json").read_text())
     assert status in (0, 1), results["notes"]
     verdict = printed.splitlines()[0]
+    # The terminal does not list the checks the advice covers either.
+    assert "underpowered: detects only changes above" not in printed
+    assert "check(s) this history cannot judge (see above)" in printed
     assert "with 1 stored run, only changes of about " in verdict, printed
     assert "`perfgate check --against <base ref>`" in verdict
     assert "record 2 more runs on main (`perfgate baseline`)" in verdict
