@@ -157,7 +157,7 @@ def explained_plateau(run: RunResult) -> str | None:
     low, high = found
     parallel, service, rps = ceiling
     return (
-        f"Throughput levelled from {low.concurrency} connections at {high.rps:.0f} req/s, "
+        f"Throughput levelled from {low.concurrency} connection(s) at {high.rps:.0f} req/s, "
         f"about what {parallel} request(s) at a time (the workers, bounded by the "
         f"{run.environment.cpus} CPUs) at {service:.1f} ms each allow (~{rps:.0f} req/s): "
         "expected, so no finding; more connections only queue."
