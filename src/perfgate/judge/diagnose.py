@@ -285,12 +285,21 @@ def queueing(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
         "service_ms": round(service, 3), "little_L": round(in_flight, 1),
         "waiting_share": round(1 - service / mean, 3),
     }  # fmt: skip
-    explained = ""
+    little = f"Little's law: {top.rps:.0f} req/s x {mean / 1000:.3f} s = {in_flight:.0f} in flight"
+    advice = (
+        f"{1 - service / mean:.0%} of each request's {mean:.0f} ms is waiting for a free worker "
+        f"({little}). Faster code helps only through throughput; raise capacity or bound "
+        "concurrency in front of the app."
+    )
     if parallel:
         evidence["explained_latency_ms"] = round(expected, 3)
-        explained = (
-            f" {in_flight:.0f} in flight over {parallel} worker slot(s) explain ~{expected:.0f} "
-            f"ms; the rest ({ratio:.0f}x that) waits for something else: a lock, a pool, the CPUs."
+        # ratio = what the slots allow / the throughput reached: the wait is not for a worker.
+        advice = (
+            f"{little}; over {parallel} worker slot(s) at {service:.1f} ms that explains "
+            f"~{expected:.0f} ms, yet requests took {mean:.0f} ms: throughput is 1/{ratio:.0f} "
+            "of what the workers allow, so requests wait for something besides a worker: a lock, "
+            "a connection pool, SQLite's single writer, or CPUs taken by other processes (see "
+            "app.log and what the requests share)."
         )
     note = ""
     if in_flight < 0.8 * top.concurrency:
@@ -304,12 +313,7 @@ def queueing(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
         title=f"Latency at {top.concurrency} connections is {mean / service:.0f}x the unloaded "
         f"time" + (f", {ratio:.0f}x what the workers explain" if parallel else ""),
         evidence=evidence,
-        recommendation=(
-            f"{1 - service / mean:.0%} of each request's {mean:.0f} ms is waiting for a free "
-            f"worker (Little's law: {top.rps:.0f} req/s x {mean / 1000:.3f} s = {in_flight:.0f} "
-            f"in flight).{explained} Faster code helps only through throughput; raise capacity "
-            f"or bound concurrency in front of the app.{note}"
-        ),
+        recommendation=advice + note,
     )]  # fmt: skip
 
 
