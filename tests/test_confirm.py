@@ -38,6 +38,31 @@ def test_only_the_endpoints_that_fail_a_profile_change_are_measured_again() -> N
     assert [e.name for e in second.endpoints] == ["b"] and not second.load.enabled
 
 
+def with_statements(run: RunResult, counts: dict[str, float]) -> RunResult:
+    endpoints = [
+        e.model_copy(update={"queries_per_request": counts.get(e.name)}) for e in run.endpoints
+    ]
+    return run.model_copy(update={"endpoints": endpoints})
+
+
+def test_an_exact_check_that_fails_is_never_re_measured() -> None:
+    # 25 statements where the baseline ran 16: a failure noise cannot make, so not confirmed.
+    rng = random.Random(9)
+    counted = config().model_copy(
+        update={"budgets": config().budgets.model_validate(
+            {"default": {"regression": 0.05, "query_growth": 0}})}
+    )  # fmt: skip
+    baseline = history(rng)
+    baseline = baseline.model_copy(
+        update={"runs": [with_statements(r, {"a": 16, "b": 3}) for r in baseline.runs]}
+    )
+    grown = with_statements(measured(1.0, rng), {"a": 25, "b": 3})
+    checks = judge(counted, grown, baseline).checks
+    failed = [(c.endpoint, c.metric) for c in checks if c.status == "fail"]
+    assert failed == [("a", "queries_per_request")]
+    assert endpoints_to_confirm(counted, grown, baseline) == []
+
+
 def test_a_change_the_second_measurement_does_not_find_is_inconclusive_not_failed() -> None:
     rng = random.Random(6)
     first, baseline = measured(1.0, rng, slower_b=1.3), history(rng)
@@ -52,7 +77,9 @@ def test_a_change_the_second_measurement_does_not_find_is_inconclusive_not_faile
     median = checks["median"]
     assert median.confirmation is not None and abs(median.confirmation) < 0.05
     assert median.change is not None and 0.2 < median.change < 0.4  # the first measurement's
-    assert "not reproduced" in median.message and f"({median.change:+.1%})" in median.message
+    assert "not reproduced" in median.message and f"{median.change:+.1%})" in median.message
+    # The figures name their metric and unit, so a reader cannot take them for something else.
+    assert "(median " in median.message and " ms vs " in median.message
     assert verdict.verdict == "inconclusive"
     note = next(n for n in verdict.notes if n.startswith("Confirmation"))
     assert "0 change(s) failed both times" in note and "2 did not reproduce" in note

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from perfgate.judge.diagnose import diagnose, rating
-from perfgate.results import Finding
+from perfgate.judge.diagnose import diagnose, explained_plateau, rating
+from perfgate.layout import Layout
+from perfgate.report.sections import findings_summary
+from perfgate.report.summary import summary_lines
+from perfgate.results import Finding, ResultsFile
 from tests.runs import level, profile, run
 
 
@@ -43,14 +48,26 @@ def test_no_queries_counted_means_no_query_advice() -> None:
     assert diagnose(run([profile("a", queries=None)], workers=None)) == []
 
 
-def test_plateau_near_capacity_asks_for_capacity() -> None:
-    # 2 sync workers on 2 CPUs at 5 ms each allow ~400 req/s; 390 -> 405 is that ceiling.
+def test_a_plateau_at_the_cpus_ceiling_is_explained_not_a_finding() -> None:
+    # 2 sync workers on 2 CPUs at 5 ms each allow ~400 req/s; 390 -> 405 is that ceiling, and
+    # at 50 connections each request waits for 25 turns (L = 405 x 0.123 = 50): as configured.
     levels = [level(10, 390), level(50, 405)]
-    finding = _kinds(diagnose(run([profile("a", mean_ms=5)], levels)))["throughput_plateau"]
+    measured = run([profile("a", mean_ms=5)], levels)
+    kinds = _kinds(diagnose(measured))
+    assert "throughput_plateau" not in kinds and "latency_queueing" not in kinds
+    explained = explained_plateau(measured)
+    assert explained is not None and "~400 req/s" in explained and "2 CPUs" in explained
+
+
+def test_a_plateau_below_the_cpu_count_names_the_workers() -> None:
+    levels = [level(10, 390), level(50, 405)]
+    measured = run([profile("a", mean_ms=5)], levels, workers=2, cpus=4)
+    finding = _kinds(diagnose(measured))["throughput_plateau"]
     assert finding.severity == "MEDIUM"
     assert finding.evidence["expected_ceiling_rps"] == 400
     assert finding.evidence["rps_growth"] == pytest.approx(405 / 390 - 1, abs=1e-3)
-    assert "more capacity" in finding.recommendation and "~400 req/s" in finding.recommendation
+    assert "2 of 4 CPUs left idle" in finding.recommendation
+    assert explained_plateau(measured) is None
 
 
 def test_plateau_far_below_capacity_points_at_serialization() -> None:
@@ -62,7 +79,8 @@ def test_plateau_far_below_capacity_points_at_serialization() -> None:
 
 def test_plateau_found_where_it_starts() -> None:
     levels = [level(10, 200), level(50, 400), level(100, 410)]
-    finding = _kinds(diagnose(run([profile("a", mean_ms=5)], levels)))["throughput_plateau"]
+    measured = run([profile("a", mean_ms=5)], levels, cpus=4)  # 2 workers: below the CPUs
+    finding = _kinds(diagnose(measured))["throughput_plateau"]
     assert (finding.evidence["concurrency_low"], finding.evidence["concurrency_high"]) == (50, 100)
 
 
@@ -92,8 +110,10 @@ def test_errors_at_every_level_are_critical_below_ninety_percent() -> None:
 
 def test_queueing_follows_littles_law() -> None:
     # 50 connections, 400 req/s, 125 ms mean: L = 400 x 0.125 = 50 in flight; service 5 ms.
+    # Threaded async workers: no worker-slot count to explain the wait with.
     levels = [level(10, 400, mean_ms=25), level(50, 400, mean_ms=125)]
-    finding = _kinds(diagnose(run([profile("a", mean_ms=5)], levels)))["latency_queueing"]
+    measured = run([profile("a", mean_ms=5)], levels, worker_class="gevent")
+    finding = _kinds(diagnose(measured))["latency_queueing"]
     assert finding.severity == "MEDIUM"
     assert finding.evidence["little_L"] == 50
     assert finding.evidence["waiting_share"] == 0.96
@@ -104,6 +124,25 @@ def test_queueing_notes_when_connections_sat_idle() -> None:
     levels = [level(50, 100, mean_ms=100)]  # L = 10 of 50
     finding = _kinds(diagnose(run([profile("a", mean_ms=5)], levels)))["latency_queueing"]
     assert "Only 10 of 50 connections" in finding.recommendation
+
+
+def test_queueing_beyond_what_the_workers_explain() -> None:
+    # 4 connections on 2 worker slots at 5 ms explain ~10 ms; 100 ms is 10x that.
+    levels = [level(4, 40, mean_ms=100)]
+    finding = _kinds(diagnose(run([profile("a", mean_ms=5)], levels)))["latency_queueing"]
+    assert finding.severity == "MEDIUM"
+    assert finding.evidence["explained_latency_ms"] == 10
+    assert "10x what the workers explain" in finding.title
+
+
+def test_one_summary_line_per_finding_kind_naming_its_endpoints() -> None:
+    big = [profile(name, size=300_000) for name in ("a", "b", "c")]
+    n_plus_one = [profile("d", queries={"SELECT x": 12}), profile("e", queries={"SELECT y": 15})]
+    lines = findings_summary(diagnose(run([*big, *n_plus_one], workers=4)))
+    payload = [line for line in lines if "Large uncompressed response" in line]
+    assert payload == ["- 🟨 **MEDIUM** Large uncompressed response: 293 KiB (a, b, c)"]
+    queries = [line for line in lines if "n_plus_one" in line]
+    assert len(queries) == 1 and "d: N+1" in queries[0] and "e: N+1" in queries[0]
 
 
 @pytest.mark.parametrize(
@@ -141,3 +180,14 @@ def test_findings_come_most_severe_first() -> None:
     order = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
     assert severities == sorted(severities, key=order.__getitem__)
     assert severities[0] == "CRITICAL"
+
+
+def test_the_terminal_names_a_serious_finding_once_with_its_endpoints(tmp_path: Path) -> None:
+    same = [profile(name, queries={"SELECT x": 30}) for name in ("d", "e")]
+    measured = run(same, workers=4)
+    results = ResultsFile(verdict="pass", checks=[], run=measured, findings=diagnose(measured))
+    lines = [line for line in summary_lines(results, Layout(tmp_path)) if "finding" in line]
+    assert lines == [
+        "  finding      HIGH d, e n_plus_one: N+1 queries: one statement runs 30 times in each "
+        "request"
+    ]

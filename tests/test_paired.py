@@ -208,3 +208,22 @@ def test_short_load_trials_merge_into_one_level_with_per_trial_throughput() -> N
     assert merged.latency_ms["p50"] == pytest.approx(
         (trials[0].latency_ms["p50"] + trials[1].latency_ms["p50"]) / 2
     )
+
+
+def test_a_check_that_cannot_fail_leaves_the_holm_family_and_is_named_once() -> None:
+    # Load throughput in two trial pairs that disagree threefold: with one degree of freedom
+    # only a change beyond 10x could be significant. The profile checks stay in the family.
+    slowed = [3 * v for v in reversed(NOISY)]
+    base = _run([_profile("fast", NOISY), _profile("slow", NOISY)], [100.0, 300.0])
+    head = _run([_profile("fast", NOISY), _profile("slow", slowed)], [300.0, 100.0])
+    verdict = judge(CONFIG, head, None, base_run=base)
+    load = next(c for c in verdict.checks if c.phase == "load" and c.metric == "rps")
+    assert load.status == "skipped" and load.message.startswith("cannot fail: only a change beyond")
+    assert load.mde is not None and load.underpowered and load.p_value is None
+    assert sum("cannot fail here (all @ c=4 rps)" in note for note in verdict.notes) == 1
+    # The family is the four profile checks: Holm multiplies the smallest p-value by 4, not 5.
+    slow = next(c for c in verdict.checks if c.endpoint == "slow" and c.metric == "median")
+    estimate = compare_paired(NOISY, slowed, higher_is_worse=True, alpha=0.05,
+                              instance_floor=CONFIG.compare.ab_floor)  # fmt: skip
+    assert slow.status == "fail"
+    assert slow.p_value == pytest.approx(4 * estimate.p_worse, rel=1e-6)

@@ -93,7 +93,9 @@ def test_report_leads_with_verdict_flagged_checks_and_findings() -> None:
     assert order == sorted(order)
     head = text[: text.index("<details>")]
     assert "queries_per_request" in head and "| +1 | +0 |" in head
-    assert "🟧 **HIGH** chef-list: N+1 queries: one statement runs 40 times" in head
+    assert (
+        "🟧 **HIGH** N+1 queries: one statement runs 40 times in each request (chef-list)" in head
+    )
     assert "```mermaid\nxychart-beta" in text and "bar [140, 142, 141]" in text
 
 

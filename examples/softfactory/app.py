@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from .models import Chef, Dish, Product, Review
-from .seed import ensure_database
+from .seed import ensure_database, ensure_server_database
 
 DEFAULT_DB = Path(__file__).resolve().parent / "instance" / "softfactory.db"
 MAX_PER_PAGE = 100
@@ -27,8 +27,17 @@ class _OrderedJSON(DefaultJSONProvider):
 
 
 def db_path() -> Path:
-    """The database file in use: ``$SOFTFACTORY_DB`` or the bundled default."""
+    """The SQLite file in use: ``$SOFTFACTORY_DB`` or the bundled default."""
     return Path(os.environ.get("SOFTFACTORY_DB") or DEFAULT_DB).resolve()
+
+
+def database_url() -> str | None:
+    """A database server's SQLAlchemy URL from ``$SOFTFACTORY_DATABASE_URL`` (None: SQLite).
+
+    ``$VARS`` in it are expanded, so one setting can name a database per side of an A/B check:
+    ``.../softfactory_$PERFGATE_SIDE``."""
+    url = os.environ.get("SOFTFACTORY_DATABASE_URL")
+    return os.path.expandvars(url) if url else None
 
 
 def _session() -> Session:
@@ -85,7 +94,8 @@ def list_chefs() -> ResponseReturnValue:
                 "id": dish_id,
                 "name": name,
                 "price": _money(cents),
-                "avg_rating": None if avg is None else round(avg, 2),
+                # float(): PostgreSQL's AVG is a NUMERIC, which JSON would write as a string.
+                "avg_rating": None if avg is None else round(float(avg), 2),
                 "review_count": count,
             }
             for dish_id, name, cents, avg, count in rows
@@ -172,10 +182,16 @@ def list_products() -> ResponseReturnValue:
 
 def create_app() -> Flask:
     """Build the app, creating and seeding the database first if needed."""
-    path = db_path()
-    ensure_database(path)
-    # check_same_thread=False: gthread workers hand pooled connections between threads.
-    engine: Engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    url = database_url()
+    engine: Engine
+    if url:
+        ensure_server_database(url)
+        engine = create_engine(url)
+    else:
+        path = db_path()
+        ensure_database(path)
+        # check_same_thread=False: gthread workers hand pooled connections between threads.
+        engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
     app = Flask(__name__)
     app.json = _OrderedJSON(app)
     app.extensions["softfactory.engine"] = engine

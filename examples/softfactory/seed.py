@@ -1,17 +1,25 @@
-"""Create and seed the SoftFactory SQLite database exactly once, even under a racing start.
+"""Create and seed the SoftFactory database exactly once, even under a racing start.
 
-Gunicorn boots its workers together and each one calls ``create_app()``. Two
-mechanisms keep that safe:
+Gunicorn boots its workers together and each one calls ``create_app()``. For a
+SQLite file two mechanisms keep that safe:
 
 * an exclusive ``flock`` on the database's folder, so only one process builds
   while the others wait and then find the finished file;
 * the build happens in a temporary file in the same folder and is moved into
   place with ``os.replace``, so a process that skips the lock (the fast path
   below) can never open a half-written database.
+
+On a database server (PostgreSQL, ``$SOFTFACTORY_DATABASE_URL``) one transaction
+holds an advisory lock, checks the schema marker and builds if it is missing, so
+the other workers wait and then find the finished tables.
+
+Run as a script (``python -m examples.softfactory.seed --fresh``) it rebuilds the
+configured database from scratch: a setup step that gives every run the same data.
 """
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import random
@@ -19,12 +27,14 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import Session
 
 from .models import SCHEMA_VERSION, Base, Chef, Dish, Meta, Product, Review
 
 SEED = 20240611
+_LOCK_KEY = 20240611  # the advisory lock that serializes seeding on a database server
 N_CHEFS = 40
 N_PRODUCTS = 500
 CATEGORIES = (
@@ -139,3 +149,67 @@ def ensure_database(path: Path) -> None:
             raise
     finally:
         os.close(dir_fd)  # also releases the lock
+
+
+def _has_current_schema(conn: Connection) -> bool:
+    if not inspect(conn).has_table("meta"):
+        return False
+    marker = conn.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+    return marker == SCHEMA_VERSION
+
+
+def ensure_server_database(url: str) -> None:
+    """Make sure the database at ``url`` (which must exist) holds the current seeded tables."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            # Held until this transaction ends: one worker builds, the others wait, then see it.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            if _has_current_schema(conn):
+                return
+            Base.metadata.drop_all(conn)
+            Base.metadata.create_all(conn)
+            with Session(bind=conn) as session:
+                _build(session, random.Random(SEED))
+                session.flush()
+    finally:
+        engine.dispose()
+
+
+def recreate_server_database(url: URL) -> None:
+    """Drop and create the database ``url`` names, through the server's ``postgres`` database."""
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = admin.dialect.identifier_preparer.quote(url.database or "")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Create and seed the SoftFactory database.")
+    parser.add_argument(
+        "--fresh", action="store_true", help="drop what is there first (same data every run)"
+    )
+    args = parser.parse_args(argv)
+    # Imported here: app imports this module.
+    from .app import database_url, db_path
+
+    url = database_url()
+    if url:
+        if args.fresh:
+            recreate_server_database(make_url(url))
+        ensure_server_database(url)
+        print(f"seeded {make_url(url).render_as_string(hide_password=True)}")
+        return
+    path = db_path()
+    if args.fresh:
+        path.unlink(missing_ok=True)
+    ensure_database(path)
+    print(f"seeded {path}")
+
+
+if __name__ == "__main__":
+    main()

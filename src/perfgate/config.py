@@ -101,6 +101,8 @@ class Endpoint(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
     expect_status: list[int] = Field(default_factory=lambda: [200])
+    # This endpoint's own profile.time_budget_s (seconds of timed requests per side).
+    time_budget_s: float | None = Field(default=None, gt=0, le=86_400)
 
     @field_validator("method", mode="before")
     @classmethod
@@ -131,6 +133,9 @@ class ProfileConfig(_Strict):
     # spread of the paired estimate by a fifth against 600 in 20 (docs/evidence/defaults.md).
     trials: int = Field(default=30, ge=1, le=1000)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # Seconds of timed requests an endpoint may take per side: a slow endpoint gets fewer
+    # samples (from its service time in the warm-up), never more than `samples`. None: off.
+    time_budget_s: float | None = Field(default=None, gt=0, le=86_400)
     # Untimed requests per endpoint counted under callgrind (perfgate.measure.instructions), in
     # INSTRUCTION_BATCHES batches; 0 or false: instructions are not counted.
     instructions: int = Field(default=30, ge=0, le=10_000)

@@ -11,9 +11,10 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
       reference workload's profile) and `instances` (app instances the profile rotated over);
       results `confirmation` (the second measurement of a stored-baseline check) and check
-      `confirmation` (the change that second measurement found); per endpoint `instructions`
-      (callgrind's instructions per request, per batch, with the top functions) and `calls`
-      (Python calls per request), run `instructions_note`, results `changes`.
+      `confirmation` (the change that second measurement found); per endpoint `time_budget_s`
+      and `warmup_ms` (a time budget that cut its samples), `instructions` (callgrind's
+      instructions per request, per batch, with the top functions) and `calls` (Python calls
+      per request), run `instructions_note`, results `changes`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -136,6 +137,10 @@ class EndpointProfile(_Frozen):
     # (None = not counted; the run's `instructions_note` / `queries_note` say why).
     instructions: EndpointInstructions | None = None
     calls: list[CallCount] | None = None
+    # Where a time budget (profile.time_budget_s) cut the samples: the budget, and the service
+    # time measured in the warm-up that the sample count was derived from.
+    time_budget_s: float | None = None
+    warmup_ms: float | None = None
 
 
 class LoadEndpoint(_Frozen):

@@ -49,7 +49,8 @@ def compare(args: argparse.Namespace, console: Console) -> ExitStatus:
 def calibrate(args: argparse.Namespace, console: Console) -> ExitStatus:
     config = load_config(args.config)
     console.mask_secrets_of(config.app)
-    console.show("A/A: this tree measured twice, side by side, trials interleaved ...")
+    sides = f"{config.compare.ab_instances} instance(s) per side"
+    console.show(f"A/A: this tree as both sides, {sides}, trials interleaved ...")
     console.show(core.calibrate(config, Layout(args.out), console, args.seed))
     return ExitStatus.OK
 

@@ -12,8 +12,7 @@ and trials, no load phase) and gate.judge fails only the changes that both measu
 from __future__ import annotations
 
 from perfgate.config import Config
-from perfgate.judge.gate import judge
-from perfgate.judge.relative import TIMED_METRICS
+from perfgate.judge.gate import is_timing_change, judge
 from perfgate.layout import Layout
 from perfgate.measure.session import Progress, RunRecord, Side, measure
 from perfgate.results import BaselineFile, RunResult
@@ -42,17 +41,14 @@ def confirm(
 def endpoints_to_confirm(
     config: Config, run: RunResult, baseline: BaselineFile | None
 ) -> list[str]:
-    """The endpoints whose profile change fails the gate in `run`, in configuration order; none
-    when confirmation is off, there is no baseline, or the run is incomplete (it fails anyway)."""
+    """The endpoints whose profile timing (median or p95) fails the gate in `run`, in
+    configuration order; none when confirmation is off, there is no baseline, or the run is
+    incomplete (it fails anyway). Exact checks (statement counts, sizes) are never re-measured:
+    noise cannot move them, so their failure stands as it is."""
     if not (config.compare.confirm and baseline and baseline.runs and run.complete):
         return []
     verdict = judge(config, run, baseline)
-    failed = {
-        c.endpoint
-        for c in verdict.checks
-        if c.kind == "relative" and c.phase == "profile" and c.status == "fail"
-        if c.metric in TIMED_METRICS
-    }
+    failed = {c.endpoint for c in verdict.checks if is_timing_change(c) and c.status == "fail"}
     return [e.name for e in config.endpoints if e.name in failed]
 
 

@@ -1,4 +1,4 @@
-"""A/A calibration: how much two identical apps differ when measured side by side, and what
+"""A/A calibration: how much two identical sides differ when measured side by side, and what
 tolerance each endpoint can therefore honestly hold.
 
 Two sides of the current tree run at once and are measured exactly as `check --against` measures

@@ -119,11 +119,21 @@ def _capacity(run: RunResult) -> int | None:
     return server.workers * server.threads
 
 
-def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
+def _ceiling(run: RunResult) -> tuple[int, float, float] | None:
+    """(requests at a time, service ms, req/s) the configuration allows: the worker slots, no
+    more than the CPUs, each busy for the unloaded service time. None without those figures."""
+    service, capacity = _service_ms(run), _capacity(run)
+    if not service or not capacity:
+        return None
+    parallel = min(capacity, run.environment.cpus)
+    return parallel, service, parallel / (service / 1000)
+
+
+def _plateau_levels(levels: list[LoadLevel]) -> tuple[LoadLevel, LoadLevel] | None:
+    """The lowest level from which throughput stopped growing up to the highest one."""
     if len(levels) < 2:
-        return []
+        return None
     high = levels[-1]
-    # The lowest level from which throughput stopped growing up to the highest one.
     low = next(
         (
             lv
@@ -134,8 +144,33 @@ def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
         ),
         None,
     )
-    if low is None:
+    return None if low is None else (low, high)
+
+
+def explained_plateau(run: RunResult) -> str | None:
+    """The sentence for a plateau the configuration explains (no finding): throughput levelled
+    at about what the workers, bounded by the CPUs, allow at the measured service time."""
+    levels = sorted((lv for lv in run.load if lv.requests), key=lambda lv: lv.concurrency)
+    found, ceiling = _plateau_levels(levels), _ceiling(run)
+    if found is None or ceiling is None or plateau(run, levels):
+        return None
+    low, high = found
+    parallel, service, rps = ceiling
+    return (
+        f"Throughput levelled from {low.concurrency} connection(s) at {high.rps:.0f} req/s, "
+        f"about what {parallel} request(s) at a time (the workers, bounded by the "
+        f"{run.environment.cpus} CPUs) at {service:.1f} ms each allow (~{rps:.0f} req/s): "
+        "expected, so no finding; more connections only queue."
+    )
+
+
+def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
+    """A plateau only where the configuration does not explain it: throughput well under what
+    the workers allow (something serializes requests), or fewer workers than CPUs."""
+    found = _plateau_levels(levels)
+    if found is None:
         return []
+    low, high = found
     growth = high.rps / low.rps - 1
     evidence: dict[str, float | int | str] = {
         "concurrency_low": low.concurrency, "rps_low": low.rps,
@@ -146,27 +181,30 @@ def plateau(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
         "Throughput stopped growing with concurrency: the server was saturated at or below "
         f"{low.concurrency} connections. Find the resource requests queue for."
     )
-    service, capacity = _service_ms(run), _capacity(run)
-    if service and capacity:
-        parallel = min(capacity, run.environment.cpus)
-        ceiling = parallel / (service / 1000)
-        evidence.update(service_ms=round(service, 3), capacity=capacity,
-                        expected_ceiling_rps=round(ceiling, 1))  # fmt: skip
-        if high.rps < 0.5 * ceiling:
+    ceiling = _ceiling(run)
+    if ceiling is not None:
+        parallel, service, rps = ceiling
+        capacity, cpus = _capacity(run), run.environment.cpus
+        evidence.update(service_ms=round(service, 3), capacity=capacity or 0, cpus=cpus,
+                        expected_ceiling_rps=round(rps, 1))  # fmt: skip
+        if high.rps < 0.5 * rps:
             severity = "HIGH"
             advice = (
                 f"{parallel} request(s) at a time at {service:.1f} ms "
-                f"each would allow ~{ceiling:.0f} req/s, yet throughput stays at {high.rps:.0f}: "
-                "something serializes requests: a lock, SQLite's single writer (use WAL mode, "
-                "keep writes short), the GIL when threads do CPU work (use processes), or other "
+                f"each would allow ~{rps:.0f} req/s, yet throughput stays at {high.rps:.0f}: "
+                "something serializes requests: a lock, SQLite's single writer (one write at a "
+                "time per database file: use WAL mode, keep writes short, or a database server "
+                "such as PostgreSQL), the GIL when threads do CPU work (use processes), or other "
                 "processes on this machine took the CPUs (a shared runner: compare a quiet run)."
             )
-        else:
+        elif capacity is not None and capacity < cpus:
             advice = (
-                f"Throughput reached about what {parallel} request(s) at a time at "
-                f"{service:.1f} ms each allow (~{ceiling:.0f} req/s): more capacity (workers, "
-                "up to the CPUs) or cheaper requests raise it; more connections do not."
+                f"Throughput reached what {parallel} worker slot(s) at {service:.1f} ms each "
+                f"allow (~{rps:.0f} req/s) with {cpus - parallel} of {cpus} CPUs left idle: the "
+                "plateau is the worker count; more workers (up to the CPUs) raise it."
             )
+        else:
+            return []  # the CPUs' ceiling, as configured: explained_plateau() says so
     return [Finding(
         endpoint="all", kind="throughput_plateau", severity=severity,
         title=f"Throughput flat from {low.concurrency} to {high.concurrency} connections",
@@ -232,16 +270,37 @@ def queueing(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
         mean, figure = top.latency_ms.get("p50"), "median"
     if not mean:
         return []
-    ratio = mean / service
+    in_flight = top.rps * mean / 1000  # Little's law: L = lambda * W
+    # Requests beyond the worker slots (at most the CPUs) wait their turn: that much waiting the
+    # configuration explains, and only latency well beyond it says something.
+    ceiling = _ceiling(run)
+    parallel = ceiling[0] if ceiling else None
+    expected = service * max(1.0, in_flight / parallel) if parallel else service
+    ratio = mean / expected
     severity = _grade(ratio, QUEUE_RATIOS)
     if severity is None:
         return []
-    in_flight = top.rps * mean / 1000  # Little's law: L = lambda * W
     evidence: dict[str, float | int | str] = {
         "concurrency": top.concurrency, "rps": top.rps, f"{figure}_latency_ms": round(mean, 3),
         "service_ms": round(service, 3), "little_L": round(in_flight, 1),
         "waiting_share": round(1 - service / mean, 3),
     }  # fmt: skip
+    little = f"Little's law: {top.rps:.0f} req/s x {mean / 1000:.3f} s = {in_flight:.0f} in flight"
+    advice = (
+        f"{1 - service / mean:.0%} of each request's {mean:.0f} ms is waiting for a free worker "
+        f"({little}). Faster code helps only through throughput; raise capacity or bound "
+        "concurrency in front of the app."
+    )
+    if parallel:
+        evidence["explained_latency_ms"] = round(expected, 3)
+        # ratio = what the slots allow / the throughput reached: the wait is not for a worker.
+        advice = (
+            f"{little}; over {parallel} worker slot(s) at {service:.1f} ms that explains "
+            f"~{expected:.0f} ms, yet requests took {mean:.0f} ms: throughput is 1/{ratio:.0f} "
+            "of what the workers allow, so requests wait for something besides a worker: a lock, "
+            "a connection pool, SQLite's single writer, or CPUs taken by other processes (see "
+            "app.log and what the requests share)."
+        )
     note = ""
     if in_flight < 0.8 * top.concurrency:
         note = (
@@ -251,14 +310,10 @@ def queueing(run: RunResult, levels: list[LoadLevel]) -> list[Finding]:
         )
     return [Finding(
         endpoint="all", kind="latency_queueing", severity=severity,
-        title=f"Latency at {top.concurrency} connections is {ratio:.0f}x the unloaded time",
+        title=f"Latency at {top.concurrency} connections is {mean / service:.0f}x the unloaded "
+        f"time" + (f", {ratio:.0f}x what the workers explain" if parallel else ""),
         evidence=evidence,
-        recommendation=(
-            f"{1 - service / mean:.0%} of each request's {mean:.0f} ms is waiting for a free "
-            f"worker (Little's law: {top.rps:.0f} req/s x {mean / 1000:.3f} s = {in_flight:.0f} "
-            "in flight). Faster code helps only through throughput; raise capacity or bound "
-            f"concurrency in front of the app.{note}"
-        ),
+        recommendation=advice + note,
     )]  # fmt: skip
 
 

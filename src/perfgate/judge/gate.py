@@ -22,7 +22,7 @@ from perfgate.judge.comparable import incomparable, load_key
 from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.instructions import corroborate, instruction_check
-from perfgate.judge.relative import TIMED_METRICS, Pending, decide, relative
+from perfgate.judge.relative import Pending, cannot_fail_note, decide, relative, split_cannot_fail
 from perfgate.judge.stats import holm
 from perfgate.results import (
     BaselineFile,
@@ -33,6 +33,14 @@ from perfgate.results import (
     RunResult,
     VerdictName,
 )
+
+# The timing checks of the profile: the only ones a second measurement can confirm (statement
+# counts and sizes are exact, and a host's slow spell cannot move them).
+TIMING_METRICS = ("median", "p95")
+
+
+def is_timing_change(check: Check) -> bool:
+    return check.kind == "relative" and check.phase == "profile" and check.metric in TIMING_METRICS
 
 
 @dataclass(frozen=True)
@@ -98,11 +106,22 @@ def judge(
             continue
         pending += _load_changes(config, level, history, paired)
 
-    adjusted = holm([1.0 if p.check.p_value is None else p.check.p_value for p in pending])
-    judged = sum(1 for p in pending if p.se is not None)
-    checks += [
-        decide(p, q, config.compare.alpha, judged) for p, q in zip(pending, adjusted, strict=True)
-    ]
+    alpha = config.compare.alpha
+    pending, idle = split_cannot_fail(pending, alpha)
+    # The Holm family: the checks with an estimate that a change could make fail.
+    family = [p for p in pending if p.se is not None and p.check.p_value is not None]
+    adjusted = dict(
+        zip((id(p) for p in family), holm([p.check.p_value or 0.0 for p in family]), strict=True)
+    )
+    checks += [decide(p, adjusted.get(id(p), 1.0), alpha, len(family)) for p in pending]
+    if idle:  # skipped, with the power they would have had in the family
+        notes.append(cannot_fail_note([p.check for p, _ in idle]))
+        checks += [
+            decide(p, 1.0, alpha, len(family)).model_copy(
+                update={"status": "skipped", "message": why, "p_value": None}
+            )
+            for p, why in idle
+        ]
     if confirmation is not None and not paired:
         again = judge(config, confirmation, baseline).checks
         checks, note = _confirmed(checks, again, confirmation)
@@ -111,7 +130,10 @@ def judge(
     notes += corroborated
     if not paired:
         notes += _moved_together(checks)
-    if any(c.underpowered for c in checks):
+    # Against one or two stored runs every check is underpowered by design; the note on the
+    # history says why, and the report's verdict line what would detect what.
+    short = not paired and len(history) < 3
+    if any(c.underpowered for c in checks) and not short:
         notes.append(
             "Some checks are underpowered (marked ⚡): the noise lets them detect only changes "
             "larger than their tolerance; see the Statistical power table and `perfgate calibrate`."
@@ -181,24 +203,20 @@ def _confirmed(
     if not confirmation.complete:
         why = f"The confirmation measurement is incomplete ({confirmation.incomplete_reason})"
         return checks, f"{why}; the first measurement stands."
-    second = {
-        (c.endpoint, c.metric): c for c in again if c.kind == "relative" and c.phase == "profile"
-    }
+    second = {(c.endpoint, c.metric): c for c in again if is_timing_change(c)}
     result, held, dropped = [], 0, 0
     for check in checks:
-        failed_change = check.status == "fail" and check.kind == "relative"
-        failed_change = failed_change and check.metric in TIMED_METRICS
-        twin = second.get((check.endpoint, check.metric)) if check.phase == "profile" else None
-        if twin is None or not failed_change:
+        twin = second.get((check.endpoint, check.metric)) if is_timing_change(check) else None
+        if twin is None or check.status != "fail":
             result.append(check)
             continue
-        found = "no figure" if twin.change is None else f"{twin.change:+.1%}"
+        found = _figure(twin)
         if twin.status == "fail":
             held += 1
             update = {"message": f"{check.message}; confirmed by a second measurement ({found})"}
         else:
             dropped += 1
-            first = "" if check.change is None else f" ({check.change:+.1%})"
+            first = f" ({_figure(check)})"
             update = {
                 "status": "inconclusive",
                 "message": f"failed the first measurement{first} but not a second one on fresh "
@@ -214,6 +232,16 @@ def _confirmed(
         "inconclusive."
     )
     return result, note
+
+
+def _figure(check: Check) -> str:
+    """A timing change with its metric and unit: `median 12.3 ms vs 8.1 ms, +51.9%`."""
+    if check.change is None:
+        return f"{check.metric}: no figure"
+    ms = ""
+    if check.current is not None and check.baseline is not None:
+        ms = f" {check.current:.3g} ms vs {check.baseline:.3g} ms,"
+    return f"{check.metric}{ms} {check.change:+.1%}"
 
 
 def _moved_together(checks: list[Check]) -> list[str]:

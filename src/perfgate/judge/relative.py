@@ -16,12 +16,18 @@ import math
 from dataclasses import dataclass
 
 from perfgate.config import Config
-from perfgate.judge.stats import Estimate, compare_paired, compare_trials, min_detectable
+from perfgate.judge.stats import (
+    Estimate,
+    compare_paired,
+    compare_trials,
+    least_significant,
+    min_detectable,
+)
 from perfgate.results import Check, Phase
 
-# The wall-time metrics: the ones a slow spell of the host moves, and a second measurement can
-# confirm (exact counts and instructions need no second look).
-TIMED_METRICS = ("median", "p95")
+# A check that could be significant only on a change beyond this factor (a tenfold slowdown,
+# throughput down to a tenth) cannot fail in any run worth gating: it is skipped, not judged.
+CANNOT_FAIL_FACTOR = 10.0
 
 
 @dataclass(frozen=True)
@@ -142,3 +148,35 @@ def decide(pending: Pending, adjusted_p: float, alpha: float, judged: int) -> Ch
             "underpowered": underpowered,
         }
     )  # fmt: skip
+
+
+def split_cannot_fail(
+    pending: list[Pending], alpha: float
+) -> tuple[list[Pending], list[tuple[Pending, str]]]:
+    """Split off the checks that cannot fail: even at the most lenient level a Holm step reaches
+    (alpha itself), only a change beyond CANNOT_FAIL_FACTOR would be significant. Kept in the
+    family they would only make every other check's bar higher; they are skipped instead."""
+    kept: list[Pending] = []
+    idle: list[tuple[Pending, str]] = []
+    for p in pending:
+        least = least_significant(p.se, p.dof, alpha) if p.se is not None else None
+        if least is None or least <= CANNOT_FAIL_FACTOR:
+            kept.append(p)
+            continue
+        shown = f"{least:.0f}x" if least < 1000 else "a thousandfold"
+        message = (
+            f"cannot fail: only a change beyond {shown} would be significant with this "
+            "history's spread, so it is left out of the Holm family"
+        )
+        idle.append((p, message))
+    return kept, idle
+
+
+def cannot_fail_note(idle: list[Check]) -> str:
+    names = ", ".join(f"{c.endpoint} {c.metric}" for c in idle)
+    return (
+        f"{len(idle)} check(s) cannot fail here ({names}): the spread of their figures is so wide "
+        f"that only a change beyond {CANNOT_FAIL_FACTOR:g}x would be significant. They are "
+        "skipped and left out of the Holm correction, so they do not raise the bar of the "
+        "others; `perfgate check --against <ref>` or more trials give them a measurement."
+    )

@@ -196,6 +196,12 @@ def min_detectable(se: float, dof: float, level: float, power: float = 0.8) -> f
     return _exp(log_effect) - 1
 
 
+def least_significant(se: float, dof: float, level: float) -> float:
+    """The smallest change, as a ratio (2.0: twice or half), that a one-sided test at `level`
+    finds significant when the estimate lands exactly on it."""
+    return _exp(float(reference_distribution(dof).ppf(1 - level)) * se)
+
+
 def _pooled_within_variance(groups: Sequence[np.ndarray]) -> float:
     dof = sum(g.size - 1 for g in groups if g.size > 1)
     if dof == 0:

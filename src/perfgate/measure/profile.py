@@ -8,6 +8,12 @@ processes of the same code) weighs on a share of the trials, not on all.
 In A/B (`profile_pair`) the requests of a trial alternate between the sides one at a time
 (AB BA AB ..., the starting side balanced over trials and shuffled), so both halves of a pair are
 measured over the same fraction of a second.
+
+With a time budget (`profile.time_budget_s`, or an endpoint's own `time_budget_s`) the warm-up
+also measures each endpoint's service time, and an endpoint whose `samples` would take longer
+than its budget gets fewer: budget / service time, spread over the same trials (at least
+MIN_PER_TRIAL requests each). A 30 ms endpoint then costs what its budget says, not 30 times
+what a 1 ms one does; both sides of an A/B get the same count.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import random
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint, ProfileConfig
@@ -27,6 +34,22 @@ from perfgate.results import EndpointProfile
 
 # The name of the fixed workload of perfgate.run.inapp.reference, profiled beside the endpoints.
 REFERENCE_NAME = "(reference)"
+
+# A budgeted endpoint keeps at least this many requests per trial (a trial's p95 needs a few),
+# and its service time is taken from at least this many warm-up requests.
+MIN_PER_TRIAL = 5
+MIN_WARMUP = 3
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One endpoint's requests per trial; where a time budget cut them, the budget and the
+    warm-up's service time (ms) it was divided by."""
+
+    counts: list[int]
+    budget_s: float | None = None
+    service_ms: float | None = None
+
 
 # Per app instance: the endpoints, each with the URL it is requested at.
 Bound = list[tuple[Endpoint, str]]
@@ -53,13 +76,15 @@ def profile_endpoints(
             path = urlsplit(reference_url).path
             bound.append((Endpoint(name=REFERENCE_NAME, path=path), reference_url))
     outcomes: Trials = {e.name: [] for e, _ in instances[0]}
+    plans: dict[str, Plan] = {}
     try:
-        return run_interruptible(_profile(instances, config, seed, outcomes))
+        run_interruptible(_profile(instances, config, seed, outcomes, plans))
     except BaseException:
         if collected is not None:
             done = [e for e in endpoints if outcomes[e.name]]
-            collected[:] = [summarize_trials(e, outcomes[e.name]) for e in done]
+            collected[:] = [summarize_trials(e, outcomes[e.name], plans.get(e.name)) for e in done]
         raise
+    return [summarize_trials(e, outcomes[e.name], plans[e.name]) for e, _ in instances[0]]
 
 
 def profile_pair(
@@ -73,10 +98,11 @@ def profile_pair(
     instances = [[(e, url) for e in endpoints] for pair in urls for url in pair]
     base: Trials = {e.name: [] for e in endpoints}
     head: Trials = {e.name: [] for e in endpoints}
-    run_interruptible(_profile_pair(instances, endpoints, config, rng, (base, head)))
+    plans: dict[str, Plan] = {}
+    run_interruptible(_profile_pair(instances, endpoints, config, rng, (base, head), plans))
     return (
-        [summarize_trials(e, base[e.name]) for e in endpoints],
-        [summarize_trials(e, head[e.name]) for e in endpoints],
+        [summarize_trials(e, base[e.name], plans[e.name]) for e in endpoints],
+        [summarize_trials(e, head[e.name], plans[e.name]) for e in endpoints],
     )
 
 
@@ -95,12 +121,23 @@ class _Prepared:
                 prepared[endpoint.name] = (connection, build_request(target, endpoint))
             self.requests.append(prepared)
 
-    async def warm_up(self, endpoints: list[Endpoint], config: ProfileConfig) -> None:
+    async def warm_up(self, endpoints: list[Endpoint], config: ProfileConfig) -> dict[str, Plan]:
+        """Warm every instance up; returns each endpoint's requests per trial, cut to its time
+        budget by the service time the warm-up measured (all instances together)."""
+        seconds: dict[str, list[float]] = {e.name: [] for e in endpoints}
         for prepared in self.requests:
             for endpoint in endpoints:
                 connection, raw = prepared[endpoint.name]
-                for _ in range(config.warmup):
-                    await connection.request(raw, config.timeout_s, endpoint.method == "HEAD")
+                count = config.warmup
+                if _budget(endpoint, config) is not None:
+                    count = max(count, MIN_WARMUP)
+                for _ in range(count):
+                    done = await connection.request(
+                        raw, config.timeout_s, endpoint.method == "HEAD"
+                    )
+                    if done.error is None:
+                        seconds[endpoint.name].append(done.latency_s)
+        return {e.name: plan_samples(e, config, seconds[e.name]) for e in endpoints}
 
     async def close(self) -> None:
         for connection in self.connections.values():
@@ -108,25 +145,29 @@ class _Prepared:
 
 
 async def _profile(
-    instances: list[Bound], config: ProfileConfig, seed: int, outcomes: Trials
-) -> list[EndpointProfile]:
+    instances: list[Bound],
+    config: ProfileConfig,
+    seed: int,
+    outcomes: Trials,
+    plans: dict[str, Plan],
+) -> None:
     order = [e for e, _ in instances[0]]
     prepared = _Prepared(instances)
     try:
-        await prepared.warm_up(order, config)
+        plans.update(await prepared.warm_up(order, config))
         shuffle = random.Random(seed)
-        for t, count in enumerate(split_samples(config.samples, config.trials)):
+        for t in range(config.trials):
             shuffle.shuffle(order)
             requests = prepared.requests[t % len(instances)]
             for endpoint in order:
                 (connection, raw), head = requests[endpoint.name], endpoint.method == "HEAD"
                 trial = [
-                    await connection.request(raw, config.timeout_s, head) for _ in range(count)
+                    await connection.request(raw, config.timeout_s, head)
+                    for _ in range(plans[endpoint.name].counts[t])
                 ]
                 outcomes[endpoint.name].append(trial)
     finally:
         await prepared.close()
-    return [summarize_trials(e, outcomes[e.name]) for e, _ in instances[0]]
 
 
 async def _profile_pair(
@@ -135,15 +176,16 @@ async def _profile_pair(
     config: ProfileConfig,
     rng: random.Random,
     outcomes: tuple[Trials, Trials],
+    plans: dict[str, Plan],
 ) -> None:
-    per_trial = split_samples(config.samples, config.trials)
-    orders = {e.name: balanced_orders(len(per_trial), rng) for e in endpoints}
+    orders = {e.name: balanced_orders(config.trials, rng) for e in endpoints}
     pairs = len(instances) // 2
     prepared = _Prepared(instances)
     try:
-        await prepared.warm_up(endpoints, config)
+        # Both sides' warm-ups together give one count per endpoint and trial, for both sides.
+        plans.update(await prepared.warm_up(endpoints, config))
         order = list(endpoints)
-        for t, count in enumerate(per_trial):
+        for t in range(config.trials):
             rng.shuffle(order)
             j = t % pairs  # trials rotate over the pairs of instances
             sides = (prepared.requests[2 * j], prepared.requests[2 * j + 1])
@@ -153,7 +195,7 @@ async def _profile_pair(
                 # Request by request, alternating AB BA AB ...: both sides of a trial see the
                 # same fraction of a second of the machine, so a contention burst hits both.
                 first = orders[endpoint.name][t]
-                for i in range(count):
+                for i in range(plans[endpoint.name].counts[t]):
                     for side in first if i % 2 == 0 else first[::-1]:
                         connection, raw = sides[side][endpoint.name]
                         blocks[side].append(await connection.request(raw, config.timeout_s, head))
@@ -170,12 +212,34 @@ def balanced_orders(count: int, rng: random.Random) -> list[tuple[int, int]]:
     return orders
 
 
+def _budget(endpoint: Endpoint, config: ProfileConfig) -> float | None:
+    return endpoint.time_budget_s if endpoint.time_budget_s is not None else config.time_budget_s
+
+
+def plan_samples(endpoint: Endpoint, config: ProfileConfig, warm: list[float]) -> Plan:
+    """Requests per trial: `samples` over the trials, or fewer where they would take longer
+    than the endpoint's time budget at the service time (the median of the warm-up requests,
+    in seconds in `warm`)."""
+    budget = _budget(endpoint, config)
+    if budget is None or not warm or statistics.median(warm) <= 0:
+        return Plan(split_samples(config.samples, config.trials))
+    service = statistics.median(warm)
+    fitting = max(int(budget / service), config.trials * MIN_PER_TRIAL)
+    if fitting >= config.samples:
+        return Plan(split_samples(config.samples, config.trials))
+    return Plan(split_samples(fitting, config.trials), budget, round(service * 1000, 3))
+
+
 def split_samples(total: int, parts: int) -> list[int]:
     base, extra = divmod(total, parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def summarize_trials(endpoint: Endpoint, trials: list[list[Outcome]]) -> EndpointProfile:
+def summarize_trials(
+    endpoint: Endpoint, trials: list[list[Outcome]], plan: Plan | None = None
+) -> EndpointProfile:
+    """One endpoint's profile; a time budget that cut its samples (`plan`) is recorded."""
+
     def succeeded(outcome: Outcome) -> bool:
         return outcome.error is None and outcome.status in endpoint.expect_status
 
@@ -197,4 +261,6 @@ def summarize_trials(endpoint: Endpoint, trials: list[list[Outcome]]) -> Endpoin
         error_rate=(len(everything) - len(ok)) / len(everything) if everything else 0.0,
         bytes_mean=statistics.fmean(o.nbytes for o in ok) if ok else 0.0,
         samples_ms=[round(o.latency_s * 1000, 4) for o in ok],
+        time_budget_s=plan.budget_s if plan else None,
+        warmup_ms=plan.service_ms if plan else None,
     )

@@ -86,7 +86,7 @@ def _nice(value: float) -> float:
 
 
 def _num(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.0f}"
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"  # never 1.234e+04
 
 
 def mermaid(chart: Chart) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from perfgate.report.text import plain
 from perfgate.results import LoadLevel
 
 POINTS = ("p50", "p90", "p95", "p99", "p999", "max")
@@ -32,7 +33,11 @@ def as_json(url: str, level: LoadLevel) -> dict[str, Any]:
 
 
 def as_text(url: str, level: LoadLevel) -> str:
-    model = "closed loop" if level.model == "closed" else f"open at {level.target_rps:g} req/s"
+    model = (
+        "closed loop"
+        if level.model == "closed"
+        else f"open at {plain(level.target_rps or 0)} req/s"
+    )
     lat = level.latency_ms
     points = "  ".join(
         f"{name.replace('p999', 'p99.9')} {lat[name]:.2f}" for name in POINTS if name in lat

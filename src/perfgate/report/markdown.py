@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from perfgate.judge.diagnose import rating
+from perfgate.judge.diagnose import explained_plateau, rating
+from perfgate.report.advice import folded, short_history
 from perfgate.report.charts import Chart, mermaid
 from perfgate.report.sections import (
     findings_details,
@@ -16,7 +17,7 @@ from perfgate.report.sections import (
     ratings_legend,
     what_changed_section,
 )
-from perfgate.report.text import cell
+from perfgate.report.text import cell, percent, plain
 from perfgate.results import Check, EndpointProfile, LoadLevel, ResultsFile
 
 ICONS = {"pass": "✅", "fail": "❌", "inconclusive": "⚠️", "skipped": "➖", "error": "⛔"}
@@ -24,11 +25,14 @@ STATUS_ORDER = {"fail": 0, "inconclusive": 1, "pass": 2, "skipped": 3}
 
 
 def verdict_text(results: ResultsFile) -> str:
-    """The verdict in one plain line, e.g. `perfgate: ✅ PASS (12 pass)`."""
+    """The verdict in one plain line, e.g. `perfgate: ✅ PASS (12 pass)`, with what a stored
+    history too short to judge can show (report/advice.py)."""
     counts = {s: sum(1 for c in results.checks if c.status == s) for s in STATUS_ORDER}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     label = results.verdict.upper()
-    return f"perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'})"
+    advice = short_history(results)
+    tail = f": {advice}" if advice else ""
+    return f"perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'}){tail}"
 
 
 def verdict_line(results: ResultsFile) -> str:
@@ -52,7 +56,7 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
         parts.append(f"Compared with a baseline of {results.baseline_runs} run(s).")
     parts += [f"- {note}" for note in results.notes]
     parts += load_warnings(run.load)
-    parts += ["", *_changed(results.checks)]
+    parts += ["", *_changed(results.checks, folded(results))]
     changes = what_changed_section(results.changes)
     if changes:
         parts += ["", *changes]
@@ -76,7 +80,8 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     if instructions:
         parts += ["", *instructions]
     if run.load:
-        parts += ["", *details("Load test", _load_table(run.load))]
+        explained = explained_plateau(run)
+        parts += ["", *details("Load test", _load_table(run.load, explained))]
     charts = load_charts_section(results, chart)
     if charts:
         parts += ["", *charts]
@@ -132,19 +137,40 @@ def details(summary: str, lines: list[str]) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", *lines, "", "</details>"]
 
 
-def _changed(checks: list[Check]) -> list[str]:
-    """The checks a reviewer must look at (failed or inconclusive), before anything else."""
+def _changed(checks: list[Check], covered: list[Check]) -> list[str]:
+    """The checks a reviewer must look at (failed or inconclusive), before anything else; those
+    `covered` by the verdict line's advice are counted in one line, not listed."""
     if not checks:
         return ["No checks were configured."]
-    flagged = [c for c in checks if c.status in ("fail", "inconclusive")]
+    flagged = [c for c in checks if c.status in ("fail", "inconclusive") and c not in covered]
+    lines = []
+    if covered:
+        lines = [
+            f"{len(covered)} check(s) are inconclusive only because this history cannot "
+            "detect a change of their tolerance (the verdict line says what would); they are "
+            "listed under All checks."
+        ]
     if not flagged:
+        if lines:
+            return lines
         judged = sum(1 for c in checks if c.status == "pass")
         return [f"All {judged} judged check(s) pass; nothing changed beyond its tolerance."]
-    return _checks_table(flagged, "### What needs a look")
+    return [*lines, *([""] if lines else []), *_checks_table(flagged, "### What needs a look")]
 
 
-def _fmt(value: float | None, spec: str = ".3g") -> str:
-    return "-" if value is None else format(value, spec)
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else plain(value)
+
+
+def _metric(check: Check) -> str:
+    """The metric as the table names it. The relative checks compare per-trial figures, whose
+    mean differs from the same percentile over all requests (an absolute budget's, and the
+    profile table's): a p95 of 30 requests sits lower than the p95 of 900 pooled from trials
+    on a drifting host. So the two are labelled apart, never both just `p95`."""
+    if check.kind == "relative" and check.metric in ("median", "p95"):
+        return f"{check.metric} (trial mean)" if check.phase == "profile" else check.metric
+    return {"p50_ms": "median (all requests)", "p95_ms": "p95 (all requests)",
+            "p99_ms": "p99 (all requests)"}.get(check.metric, check.metric)  # fmt: skip
 
 
 def _pct(value: float | None) -> str:
@@ -178,10 +204,15 @@ def _checks_table(checks: list[Check], title: str = "") -> list[str]:
             change = f"{_pct(c.change)}{interval}"
             limit = f"±{c.limit:.0%}" if c.limit is not None else "-"
         else:
-            change, limit = "-", _fmt(c.limit, ".4g")
+            change, limit = "-", _fmt(c.limit)
+        current, baseline = _fmt(c.current), _fmt(c.baseline)
+        if c.metric == "error_rate":  # a rate, written as the config writes it
+            limit = "-" if c.limit is None else percent(c.limit)
+            current = "-" if c.current is None else percent(c.current)
+        p = "-" if c.p_value is None else f"{c.p_value:.2g}"
         lines.append(
-            row(ICONS[c.status], cell(c.endpoint), c.phase, c.metric, _fmt(c.baseline),
-                _fmt(c.current), change, limit, _fmt(c.p_value, ".2g"), cell(c.message))
+            row(ICONS[c.status], cell(c.endpoint), c.phase, _metric(c), baseline, current,
+                change, limit, p, cell(c.message))
         )  # fmt: skip
     return lines
 
@@ -214,10 +245,23 @@ def _profile_table(profiles: list[EndpointProfile], results: ResultsFile) -> lis
         f"open), in {trials} trial(s) per endpoint after a warm-up{rotated}; relative checks "
         "compare per-trial medians and p95s. " + ratings_legend(),
     ]
-    return lines
+    return lines + _time_budgets(profiles)
 
 
-def _load_table(levels: list[LoadLevel]) -> list[str]:
+def _time_budgets(profiles: list[EndpointProfile]) -> list[str]:
+    """Which endpoints a time budget gave fewer samples, and why (profile.time_budget_s)."""
+    cut = [p for p in profiles if p.time_budget_s and p.warmup_ms]
+    if not cut:
+        return []
+    shown = "; ".join(
+        f"{cell(p.name)}: {p.requests} requests, to fit its time budget of {p.time_budget_s:g} s "
+        f"at {p.warmup_ms:.1f} ms a request (the median of its warm-up)"
+        for p in cut
+    )
+    return ["", f"Fewer samples where a time budget applied (profile.time_budget_s): {shown}."]
+
+
+def _load_table(levels: list[LoadLevel], explained: str | None = None) -> list[str]:
     lines = [
         "### Load (open model at a fixed rate, all endpoints in turn)"
         if any(lv.model == "open" for lv in levels)
@@ -245,6 +289,8 @@ def _load_table(levels: list[LoadLevel]) -> list[str]:
         )
     duration = levels[0].duration_s if levels else 0
     lines += ["", f"Each level ran for {duration:.1f} s after its warm-up; latency is per request."]
+    if explained:
+        lines += ["", explained]
     return lines + _load_self_check(levels)
 
 
@@ -261,7 +307,8 @@ def _load_self_check(levels: list[LoadLevel]) -> list[str]:
         if lv.model == "open":
             late = lv.send_lateness_ms.get("p99")
             lines.append(
-                f"- c={lv.concurrency}: open model, {lv.rps:.1f} of {lv.target_rps or 0:g} req/s "
+                f"- c={lv.concurrency}: open model, {lv.rps:.1f} of "
+                f"{plain(lv.target_rps or 0)} req/s "
                 f"achieved, {lv.dropped} dropped, p99 send lateness {_fmt(late)} ms; latency is "
                 "counted from each request's scheduled time."
             )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from perfgate.judge.diagnose import RATINGS
 from perfgate.report.charts import Chart, caption, load_charts, mermaid
-from perfgate.report.text import cell
+from perfgate.report.text import cell, plain
 from perfgate.results import EndpointChanges, EndpointProfile, Finding, ResultsFile
 
 SEVERITY_ICONS = {"CRITICAL": "🟥", "HIGH": "🟧", "MEDIUM": "🟨", "LOW": "🟦"}
@@ -20,22 +20,33 @@ SHAPE_CHARS = 160
 
 def _evidence(finding: Finding) -> str:
     def show(value: float | int | str) -> str:
-        return f"{value:.4g}" if isinstance(value, float) else cell(value)
+        return plain(value) if isinstance(value, float) else cell(value)
 
     return ", ".join(f"{cell(k)} = {show(v)}" for k, v in finding.evidence.items())
 
 
 def findings_summary(findings: list[Finding]) -> list[str]:
-    """One line per finding, most severe first; the evidence is in `findings_details`."""
+    """One line per finding kind and severity, most severe first, naming its endpoints (the
+    same finding on five endpoints is one line, not five); the evidence is in
+    `findings_details`."""
     if not findings:
         return []
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.severity, f.kind), []).append(f)
     lines = ["### Findings", ""]
-    for f in findings[:SUMMARY_MAX]:
-        lines.append(
-            f"- {SEVERITY_ICONS[f.severity]} **{f.severity}** {cell(f.endpoint)}: {cell(f.title)}"
-        )
-    if len(findings) > SUMMARY_MAX:
-        lines.append(f"- ... and {len(findings) - SUMMARY_MAX} more below.")
+    for (severity, kind), group in list(groups.items())[:SUMMARY_MAX]:
+        titles = {f.title for f in group}
+        if len(titles) == 1:
+            where = ", ".join(dict.fromkeys(cell(f.endpoint) for f in group))
+            text = f"{cell(group[0].title)} ({where})"
+        else:
+            text = f"{cell(kind)}: " + "; ".join(
+                f"{cell(f.endpoint)}: {cell(f.title)}" for f in group
+            )
+        lines.append(f"- {SEVERITY_ICONS[severity]} **{severity}** {text}")
+    if len(groups) > SUMMARY_MAX:
+        lines.append(f"- ... and {len(groups) - SUMMARY_MAX} more kinds below.")
     return lines
 
 
@@ -60,7 +71,13 @@ def findings_details(findings: list[Finding]) -> list[str]:
 def queries_details(profiles: list[EndpointProfile], note: str | None) -> list[str]:
     counted = [p for p in profiles if p.queries is not None]
     if not counted:
-        return [f"SQL statements per request were not counted: {cell(note)}."] if note else []
+        if not note:
+            return []
+        # Most reasons are whole sentences already ("SQL statements are counted only when ...").
+        said = (
+            note if note.startswith("SQL statement") else f"SQL statements were not counted: {note}"
+        )
+        return [f"{cell(said)}."]
     lines = [
         "<details><summary>SQL statements per request</summary>",
         "",
@@ -75,7 +92,7 @@ def queries_details(profiles: list[EndpointProfile], note: str | None) -> list[s
             text = top.shape if len(top.shape) <= SHAPE_CHARS else top.shape[:SHAPE_CHARS] + "..."
             shape = f"{top.count} × {cell(text)}"
         per_request = f"{p.queries_per_request:g}" if p.queries_per_request is not None else "-"
-        lines.append(f"| {cell(p.name)} | {per_request} | {p.queries.time_ms:.3g} | {shape} |")
+        lines.append(f"| {cell(p.name)} | {per_request} | {plain(p.queries.time_ms)} | {shape} |")
     lines += [
         "",
         "Counted exactly, outside the timed requests, through SQLAlchemy's engine events; a "
