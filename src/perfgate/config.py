@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from perfgate.endpoints import Endpoint, Login, unknown_placeholder
 from perfgate.errors import ConfigError
+from perfgate.variables import MissingVariable, fill_environment
+
+__all__ = ["Config", "Endpoint", "Login", "load_config"]
 
 DEFAULT_CONFIG = "thresholds.yaml"
 
@@ -94,32 +99,6 @@ class AppConfig(_Strict):
         return self
 
 
-class Endpoint(_Strict):
-    name: str = Field(min_length=1, max_length=100)
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
-    path: str
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
-    expect_status: list[int] = Field(default_factory=lambda: [200])
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("expect_status", mode="before")
-    @classmethod
-    def _as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, int) else value
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with / (a path on the app, query string allowed)")
-        return value
-
-
 class ProfileConfig(_Strict):
     warmup: int = Field(default=20, ge=0, le=100_000)
     samples: int = Field(default=900, ge=5, le=1_000_000)
@@ -159,14 +138,17 @@ class LoadConfig(_Strict):
 
 
 def _percent(value: Any) -> Any:
-    """'10%' -> 0.10; a bare number is a fraction (0.1) unless it is above 1 (then percent)."""
+    """'10%' -> 0.10; a bare fraction below 1 as it is. A bare 1 or more is refused: `1` reads
+    as 1% to some and 100% to others, a budget silently off or wrong."""
     if isinstance(value, str):
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
         if not match:
             raise ValueError("write a percentage such as '10%'")
         return float(match.group(1)) / 100
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 1:
-        return value / 100
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 1:
+        shown, hundred = f"{value:g}", f"{value * 100:g}"
+        raise ValueError(f"a bare {shown} could mean {shown}% or {hundred}%: write '{shown}%' "
+                         f"or '{hundred}%' (a bare fraction below 1, 0.1, is 10%)")  # fmt: skip
     return value
 
 
@@ -196,13 +178,36 @@ class Budget(_Strict):
         return base.model_copy(update=mine)
 
 
+class LevelBudget(_Strict):
+    """Budgets of the load phase: unset keys come from budgets.default."""
+
+    regression: float | None = Field(default=None, gt=0, le=10)
+    min_rps: float | None = Field(default=None, gt=0)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+
+    _parse_regression = field_validator("regression", mode="before")(_percent)
+    _parse_error_rate = field_validator("error_rate", mode="before")(_percent)
+
+
+class LoadBudget(LevelBudget):
+    # Per concurrency level, over the keys above.
+    levels: dict[int, LevelBudget] = Field(default_factory=dict)
+
+
 class Budgets(_Strict):
     default: Budget = Field(default_factory=lambda: Budget(regression=0.10, error_rate=0.01))
     endpoints: dict[str, Budget] = Field(default_factory=dict)
+    load: LoadBudget = Field(default_factory=LoadBudget)
 
     def for_endpoint(self, name: str) -> Budget:
         override = self.endpoints.get(name)
         return override.merged_over(self.default) if override else self.default
+
+    def for_level(self, concurrency: int) -> Budget:
+        """The budget of one load level: budgets.default, under budgets.load, under its level."""
+        level = self.load.levels.get(concurrency, LevelBudget())
+        mine = self.load.model_dump(exclude_unset=True, exclude={"levels"})
+        return self.default.model_copy(update=mine | level.model_dump(exclude_unset=True))
 
 
 class CompareConfig(_Strict):
@@ -246,10 +251,15 @@ class Config(_Strict):
     load: LoadConfig = Field(default_factory=LoadConfig)
     budgets: Budgets = Field(default_factory=Budgets)
     compare: CompareConfig = Field(default_factory=CompareConfig)
+    login: Login | None = None
+    # Variables whose `${VAR}` values are not secrets (perfgate.variables).
+    public: list[str] = Field(default_factory=list)
 
-    # Not from YAML: where the file lives (targets and relative paths resolve against it).
+    # Not from YAML: where the file lives (targets and relative paths resolve against it), its
+    # digest, and the values filled in from the environment (masked in every output).
     source: Path = Path(DEFAULT_CONFIG)
     digest: str = ""
+    secrets: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -263,6 +273,15 @@ class Config(_Strict):
                 f"budgets.endpoints names unknown endpoint(s) {', '.join(unknown)}; "
                 f"known: {', '.join(names)}"
             )
+        levels = sorted(set(self.budgets.load.levels) - set(self.load.concurrency))
+        if levels:
+            raise ValueError(
+                f"budgets.load.levels names level(s) {', '.join(map(str, levels))}, which "
+                f"load.concurrency does not run ({', '.join(map(str, self.load.concurrency))})"
+            )
+        problem = unknown_placeholder(self.endpoints, self.login)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -276,7 +295,9 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "load": LoadConfig,
     "budgets": Budgets,
     "compare": CompareConfig,
+    "login": Login,
 }
+_HIDDEN = ("source", "digest", "secrets")  # Config fields the file cannot set
 
 
 def load_config(path: str | Path) -> Config:
@@ -312,11 +333,22 @@ def load_config(path: str | Path) -> Config:
             "see docs/configuration.md",
         )
     try:
+        if any(k in data for k in _HIDDEN):
+            raise ConfigError(f"{path}: unknown key among {', '.join(_HIDDEN)}")
+        data, filled = fill_environment(data, os.environ, set(map(str, data.get("public") or [])))
+    except MissingVariable as exc:
+        raise ConfigError(
+            f"{path}: {exc.key}: ${{{exc.name}}} is not set in the environment",
+            f"export {exc.name} before running perfgate (in GitHub Actions: env: from a secret), "
+            f"or write ${{{exc.name}:-default}}",
+        ) from None
+    try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(path, exc, data)) from None
     digest = hashlib.sha256(raw_bytes).hexdigest()[:16]
-    return config.model_copy(update={"source": path, "digest": digest})
+    secrets = tuple(sorted(filled.secrets))
+    return config.model_copy(update={"source": path, "digest": digest, "secrets": secrets})
 
 
 def _explain(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
@@ -360,8 +392,9 @@ def _valid_keys(loc: list[str], data: dict[str, Any]) -> list[str]:
     if loc and loc[0] in _SECTION_MODELS:
         model = _SECTION_MODELS[loc[0]]
         if loc[0] == "budgets" and len(loc) > 1:
-            model = Budget
+            model = {"load": LevelBudget if "levels" in loc else LoadBudget}.get(loc[1], Budget)
     elif loc and loc[0] == "endpoints":
         model = Endpoint
-    hidden = {"source", "digest"}
-    return [name for name in model.model_fields if name not in hidden]
+    return [
+        (info.alias or name) for name, info in model.model_fields.items() if name not in _HIDDEN
+    ]

@@ -39,7 +39,7 @@ def baseline(args: argparse.Namespace, console: Console) -> ExitStatus:
 
 def compare(args: argparse.Namespace, console: Console) -> ExitStatus:
     config = load_config(args.config)
-    console.mask_secrets_of(config.app)
+    console.mask_secrets_of(config)
     checked = core.recompare(
         config, args.baseline_file, args.results_file, Layout(args.out), console
     )
@@ -48,7 +48,7 @@ def compare(args: argparse.Namespace, console: Console) -> ExitStatus:
 
 def calibrate(args: argparse.Namespace, console: Console) -> ExitStatus:
     config = load_config(args.config)
-    console.mask_secrets_of(config.app)
+    console.mask_secrets_of(config)
     console.show("A/A: this tree measured twice, side by side, trials interleaved ...")
     console.show(core.calibrate(config, Layout(args.out), console, args.seed))
     return ExitStatus.OK

@@ -114,7 +114,7 @@ def _config(request: CheckRequest, console: Console) -> Config:
         if request.python:
             update["python"] = request.python
         config = config.model_copy(update={"app": config.app.model_copy(update=update)})
-    console.mask_secrets_of(config.app)
+    console.mask_secrets_of(config)
     return config
 
 

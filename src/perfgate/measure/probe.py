@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint
+from perfgate.measure.login import Session
 from perfgate.results import EndpointProfile, EndpointQueries, QueryShape
 from perfgate.run.inapp.instrument import REQUEST_HEADER
 
@@ -45,8 +46,14 @@ class ProbeResult:
 
 
 def probe_endpoints(
-    base_url: str, endpoints: list[Endpoint], query_dir: Path | None, timeout_s: float
+    base_url: str,
+    endpoints: list[Endpoint],
+    query_dir: Path | None,
+    timeout_s: float,
+    session: Session | None = None,
 ) -> ProbeResult:
+    """Probe each endpoint on the app at `base_url`; with the instance's `session`, requests
+    carry its login, and a 401 logs in again and is sent once more."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     probes: dict[str, Probe] = {}
@@ -56,9 +63,17 @@ def probe_endpoints(
         records: list[dict[str, object]] = []
         encoding: str | None = None
         gzipped: int | None = None
-        for _ in range(REPEATS):
+        for repeat in range(REPEATS):
             request_id = uuid.uuid4().hex
-            encoding, gzipped = _request(host, port, endpoint, request_id, timeout_s)
+            concrete = session.expand(endpoint) if session else endpoint.expand()
+            sent = concrete[repeat % len(concrete)]
+            status, encoding, gzipped = _request(host, port, sent, request_id, timeout_s)
+            if session and session.relogs_on(status):
+                sent, request_id = (
+                    session.expand(endpoint)[repeat % len(concrete)],
+                    uuid.uuid4().hex,
+                )
+                _, encoding, gzipped = _request(host, port, sent, request_id, timeout_s)
             if query_dir is None:
                 break  # only the encoding to learn: one request is enough
             record = _read_record(query_dir / f"{request_id}.json")
@@ -98,8 +113,9 @@ def apply(profiles: list[EndpointProfile], result: ProbeResult) -> list[Endpoint
 
 def _request(
     host: str, port: int, endpoint: Endpoint, request_id: str, timeout: float
-) -> tuple[str | None, int | None]:
-    """(Content-Encoding answered to gzip, size of the body gzipped by us when it was not)."""
+) -> tuple[int | None, str | None, int | None]:
+    """(The status, Content-Encoding answered to gzip, size of the body gzipped by us when it
+    was not)."""
     headers = {**endpoint.headers, REQUEST_HEADER: request_id, "Accept-Encoding": "gzip"}
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
@@ -107,9 +123,10 @@ def _request(
         response = connection.getresponse()
         body = response.read()
         encoding = (response.getheader("Content-Encoding") or "").strip().lower()
-        return encoding, None if encoding or not body else len(gzip.compress(body, 6))
+        gzipped = None if encoding or not body else len(gzip.compress(body, 6))
+        return response.status, encoding, gzipped
     except (OSError, http.client.HTTPException):
-        return None, None
+        return None, None, None
     finally:
         connection.close()
 

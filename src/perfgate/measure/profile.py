@@ -8,6 +8,10 @@ processes of the same code) weighs on a share of the trials, not on all.
 In A/B (`profile_pair`) the requests of a trial alternate between the sides one at a time
 (AB BA AB ..., the starting side balanced over trials and shuffled), so both halves of a pair are
 measured over the same fraction of a second.
+
+Given the instances' sessions (perfgate.measure.login), requests carry each instance's login
+values and cookies, an endpoint's `params` rotate sample by sample, a 401 logs in again and is
+sent once more, and endpoints' `reset:` commands run before each trial.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import random
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+from itertools import count as counter
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint, ProfileConfig
@@ -23,6 +28,7 @@ from perfgate.judge.stats import percentile, summarize_ms
 from perfgate.loadgen.aio import run_interruptible
 from perfgate.loadgen.client import Connection, ErrorKind, Outcome
 from perfgate.loadgen.http1 import Target, build_request
+from perfgate.measure.login import Session
 from perfgate.results import EndpointProfile
 
 # The name of the fixed workload of perfgate.run.inapp.reference, profiled beside the endpoints.
@@ -40,13 +46,15 @@ def profile_endpoints(
     seed: int = 0,
     collected: list[EndpointProfile] | None = None,
     reference_urls: Sequence[str] = (),
+    sessions: Sequence[Session] = (),
 ) -> list[EndpointProfile]:
     """Profile every endpoint of the app running at `urls` (instances of the same app: trial t
     goes to instance t mod their number). If this raises (a signal, say), `collected` receives
     the summaries of the trials that finished, so the caller can keep them.
 
     With `reference_urls` (where the reference workload answers, path included: one per app
-    instance), every trial also samples it; its summary comes last, named REFERENCE_NAME."""
+    instance), every trial also samples it; its summary comes last, named REFERENCE_NAME.
+    `sessions` (one per instance, when given) log in and reset (see the module's docstring)."""
     instances = [[(e, url) for e in endpoints] for url in urls]
     if reference_urls:
         for bound, reference_url in zip(instances, reference_urls, strict=True):
@@ -54,7 +62,7 @@ def profile_endpoints(
             bound.append((Endpoint(name=REFERENCE_NAME, path=path), reference_url))
     outcomes: Trials = {e.name: [] for e, _ in instances[0]}
     try:
-        return run_interruptible(_profile(instances, config, seed, outcomes))
+        return run_interruptible(_profile(_Prepared(instances, sessions), config, seed, outcomes))
     except BaseException:
         if collected is not None:
             done = [e for e in endpoints if outcomes[e.name]]
@@ -67,13 +75,16 @@ def profile_pair(
     endpoints: list[Endpoint],
     config: ProfileConfig,
     rng: random.Random,
+    sessions: Sequence[tuple[Session, Session]] = (),
 ) -> tuple[list[EndpointProfile], list[EndpointProfile]]:
     """Profile base and head side by side: `urls` holds one (base, head) pair of instances per
-    pair of app instances; trials rotate over the pairs. Returns (base, head) profiles."""
+    pair of app instances (`sessions` their sessions, when given); trials rotate over the pairs.
+    Returns (base, head) profiles."""
     instances = [[(e, url) for e in endpoints] for pair in urls for url in pair]
+    prepared = _Prepared(instances, [s for pair in sessions for s in pair])
     base: Trials = {e.name: [] for e in endpoints}
     head: Trials = {e.name: [] for e in endpoints}
-    run_interruptible(_profile_pair(instances, endpoints, config, rng, (base, head)))
+    run_interruptible(_profile_pair(prepared, endpoints, config, rng, (base, head)))
     return (
         [summarize_trials(e, base[e.name]) for e in endpoints],
         [summarize_trials(e, head[e.name]) for e in endpoints],
@@ -81,26 +92,49 @@ def profile_pair(
 
 
 class _Prepared:
-    """Per app instance, each endpoint's connection and encoded request (instances that share
+    """Per app instance, each endpoint's connection and encoded requests (instances that share
     a host and port, such as an app and the reference inside it, share the connection)."""
 
-    def __init__(self, instances: list[Bound]) -> None:
+    def __init__(self, instances: list[Bound], sessions: Sequence[Session]) -> None:
+        self.instances = instances
+        self.sessions = list(sessions)
         self.connections: dict[Target, Connection] = {}
-        self.requests: list[dict[str, tuple[Connection, bytes]]] = []
-        for bound in instances:
-            prepared = {}
-            for endpoint, url in bound:
-                target = Target.from_url(url)
-                connection = self.connections.setdefault(target, Connection(target))
-                prepared[endpoint.name] = (connection, build_request(target, endpoint))
-            self.requests.append(prepared)
+        self.requests = [self._encoded(i) for i in range(len(instances))]
+        self.turns: dict[tuple[int, str], counter[int]] = {}
+
+    def _encoded(self, i: int) -> dict[str, tuple[Connection, list[bytes]]]:
+        session = self.sessions[i] if self.sessions else None
+        prepared = {}
+        for endpoint, url in self.instances[i]:
+            target = Target.from_url(url)
+            connection = self.connections.setdefault(target, Connection(target))
+            own = session and endpoint.name != REFERENCE_NAME
+            concrete = session.expand(endpoint) if session and own else endpoint.expand()
+            prepared[endpoint.name] = (connection, [build_request(target, c) for c in concrete])
+        return prepared
+
+    async def send(self, i: int, endpoint: Endpoint, timeout: float) -> Outcome:
+        """One request of `endpoint` to instance `i`: its next parameter value; after a 401
+        that logged in again, the same request once more."""
+        turn = next(self.turns.setdefault((i, endpoint.name), counter()))
+        head = endpoint.method == "HEAD"
+        connection, raws = self.requests[i][endpoint.name]
+        outcome = await connection.request(raws[turn % len(raws)], timeout, head)
+        if self.sessions and self.sessions[i].relogs_on(outcome.status):
+            self.requests[i] = self._encoded(i)
+            connection, raws = self.requests[i][endpoint.name]
+            outcome = await connection.request(raws[turn % len(raws)], timeout, head)
+        return outcome
+
+    def reset(self, i: int, endpoints: list[Endpoint]) -> None:
+        if self.sessions:
+            self.sessions[i].reset(endpoints)
 
     async def warm_up(self, endpoints: list[Endpoint], config: ProfileConfig) -> None:
-        for prepared in self.requests:
+        for i in range(len(self.requests)):
             for endpoint in endpoints:
-                connection, raw = prepared[endpoint.name]
                 for _ in range(config.warmup):
-                    await connection.request(raw, config.timeout_s, endpoint.method == "HEAD")
+                    await self.send(i, endpoint, config.timeout_s)
 
     async def close(self) -> None:
         for connection in self.connections.values():
@@ -108,29 +142,27 @@ class _Prepared:
 
 
 async def _profile(
-    instances: list[Bound], config: ProfileConfig, seed: int, outcomes: Trials
+    prepared: _Prepared, config: ProfileConfig, seed: int, outcomes: Trials
 ) -> list[EndpointProfile]:
-    order = [e for e, _ in instances[0]]
-    prepared = _Prepared(instances)
+    order = [e for e, _ in prepared.instances[0]]
+    count_instances = len(prepared.instances)
     try:
         await prepared.warm_up(order, config)
         shuffle = random.Random(seed)
         for t, count in enumerate(split_samples(config.samples, config.trials)):
             shuffle.shuffle(order)
-            requests = prepared.requests[t % len(instances)]
+            i = t % count_instances
+            prepared.reset(i, order)
             for endpoint in order:
-                (connection, raw), head = requests[endpoint.name], endpoint.method == "HEAD"
-                trial = [
-                    await connection.request(raw, config.timeout_s, head) for _ in range(count)
-                ]
+                trial = [await prepared.send(i, endpoint, config.timeout_s) for _ in range(count)]
                 outcomes[endpoint.name].append(trial)
     finally:
         await prepared.close()
-    return [summarize_trials(e, outcomes[e.name]) for e, _ in instances[0]]
+    return [summarize_trials(e, outcomes[e.name]) for e, _ in prepared.instances[0]]
 
 
 async def _profile_pair(
-    instances: list[Bound],
+    prepared: _Prepared,
     endpoints: list[Endpoint],
     config: ProfileConfig,
     rng: random.Random,
@@ -138,25 +170,25 @@ async def _profile_pair(
 ) -> None:
     per_trial = split_samples(config.samples, config.trials)
     orders = {e.name: balanced_orders(len(per_trial), rng) for e in endpoints}
-    pairs = len(instances) // 2
-    prepared = _Prepared(instances)
+    pairs = len(prepared.instances) // 2
     try:
         await prepared.warm_up(endpoints, config)
         order = list(endpoints)
         for t, count in enumerate(per_trial):
             rng.shuffle(order)
             j = t % pairs  # trials rotate over the pairs of instances
-            sides = (prepared.requests[2 * j], prepared.requests[2 * j + 1])
+            sides = (2 * j, 2 * j + 1)
+            for i in sides:
+                prepared.reset(i, order)
             for endpoint in order:
-                head = endpoint.method == "HEAD"
                 blocks: list[list[Outcome]] = [[], []]
                 # Request by request, alternating AB BA AB ...: both sides of a trial see the
                 # same fraction of a second of the machine, so a contention burst hits both.
                 first = orders[endpoint.name][t]
-                for i in range(count):
-                    for side in first if i % 2 == 0 else first[::-1]:
-                        connection, raw = sides[side][endpoint.name]
-                        blocks[side].append(await connection.request(raw, config.timeout_s, head))
+                for n in range(count):
+                    for side in first if n % 2 == 0 else first[::-1]:
+                        outcome = await prepared.send(sides[side], endpoint, config.timeout_s)
+                        blocks[side].append(outcome)
                 for side in (0, 1):
                     outcomes[side][endpoint.name].append(blocks[side])
     finally:
