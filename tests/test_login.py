@@ -70,11 +70,16 @@ def test_a_token_api_is_measured_with_every_request_answered_and_no_secret_writt
     config = project / "thresholds.yaml"
     config.write_text(CONFIG.format(logins=logins))
     env = {**perfgate_env(), "TOKENAPI_PASS": PASSWORD}
-    out = tmp_path / "out"
+    elsewhere = tmp_path / "elsewhere"  # run from another folder, as from a monorepo's root
+    elsewhere.mkdir()
 
-    done = _perfgate("check", "-c", str(config), "--out", str(out), cwd=tmp_path, env=env)
+    done = _perfgate("check", "-c", str(config), cwd=elsewhere, env=env)
 
     assert done.returncode == 0, done.stderr
+    # The outputs land beside the config, in a folder git is told to ignore.
+    out = project / ".perfgate"
+    assert (out / ".gitignore").read_text() == "*\n"
+    assert list(elsewhere.iterdir()) == []
     results = json.loads((out / "results.json").read_text())
     run = results["run"]
     assert run["complete"], run["incomplete_reason"]

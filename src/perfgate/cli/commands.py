@@ -41,7 +41,11 @@ def compare(args: argparse.Namespace, console: Console) -> ExitStatus:
     config = load_config(args.config)
     console.mask_secrets_of(config)
     checked = core.recompare(
-        config, args.baseline_file, args.results_file, Layout(args.out), console
+        config,
+        args.baseline_file,
+        args.results_file,
+        Layout(core.out_folder(config, args.out)),
+        console,
     )
     return _show_summary(console, checked)
 
@@ -50,7 +54,9 @@ def calibrate(args: argparse.Namespace, console: Console) -> ExitStatus:
     config = load_config(args.config)
     console.mask_secrets_of(config)
     console.show("A/A: this tree measured twice, side by side, trials interleaved ...")
-    console.show(core.calibrate(config, Layout(args.out), console, args.seed))
+    console.show(
+        core.calibrate(config, Layout(core.out_folder(config, args.out)), console, args.seed)
+    )
     return ExitStatus.OK
 
 
