@@ -41,6 +41,13 @@ endpoints:
     path: /api/search
     json: {{query: a}}
     headers: {{Authorization: "Bearer {{token}}"}}
+  - name: add-note
+    method: POST
+    path: /api/notes
+    json: {{text: hello}}
+    headers: {{Authorization: "Bearer {{token}}"}}
+    expect_status: 201
+    reset: rm -f notes.json && echo reset >> resets.log
 profile: {{warmup: 3, samples: 400, trials: 4}}
 load: {{concurrency: [4], duration_s: 0.5, warmup_s: 0.1}}
 compare: {{run_instances: 2}}
@@ -84,8 +91,8 @@ def test_a_token_api_is_measured_with_every_request_answered_and_no_secret_writt
     run = results["run"]
     assert run["complete"], run["incomplete_reason"]
     for endpoint in run["endpoints"]:
-        assert endpoint["errors"] == {}, endpoint
-        assert set(endpoint["status_codes"]) == {"200"}, endpoint
+        expected = "201" if endpoint["name"] == "add-note" else "200"
+        assert endpoint["errors"] == {} and set(endpoint["status_codes"]) == {expected}, endpoint
     # The user endpoint's three ids were all requested: its mean size lies between theirs.
     sizes = [
         len(json.dumps({"id": i, "name": n}, separators=(",", ":"))) + 1 for i, n in USERS.items()
@@ -93,7 +100,10 @@ def test_a_token_api_is_measured_with_every_request_answered_and_no_secret_writt
     user = next(e for e in run["endpoints"] if e["name"] == "user")
     assert min(sizes) < user["bytes_mean"] < max(sizes)
     for level in run["load"]:
-        assert level["errors"] == {} and set(level["status_codes"]) == {"200"}, level
+        assert level["errors"] == {} and set(level["status_codes"]) == {"200", "201"}, level
+    # The write endpoint's reset ran in the app's folder before each of the 4 profile trials
+    # and before the load level.
+    assert (project / "resets.log").read_text().split() == ["reset"] * 5
     tokens = logins.read_text().split()
     # Two instances log in, and the load level once more: more logins than that means the
     # one-second tokens expired during the run and perfgate logged in again on the 401.
@@ -104,3 +114,50 @@ def test_a_token_api_is_measured_with_every_request_answered_and_no_secret_writt
         assert token not in written
     # The app did log them (app.log is kept), and the reader sees that something was masked.
     assert "issued token ***" in (out / "app.log").read_text()
+
+
+def test_a_form_login_with_a_csrf_field_keeps_the_session_cookie(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(APP.with_name("formlogin.py"), project / "formlogin.py")
+    (project / "thresholds.yaml").write_text(
+        'app: {target: "formlogin:create_app()", workers: 1}\n'
+        "login:\n"
+        "  get_first: /login\n"
+        '  find: {csrf: \'name="csrf_token" value="([^"]+)"\'}\n'
+        "  path: /login\n"
+        '  form: {username: demo, password: "${FORMLOGIN_PASS}", csrf_token: "{csrf}"}\n'
+        "endpoints:\n  - {name: dashboard, path: /dashboard}\n"
+        "profile: {warmup: 2, samples: 20, trials: 2}\n"
+        "load: {enabled: false}\n"
+        "compare: {run_instances: 1}\n"
+    )
+    env = {**perfgate_env(), "FORMLOGIN_PASS": PASSWORD}
+    done = _perfgate("check", cwd=project, env=env)
+    assert done.returncode == 0, done.stderr
+    out = project / ".perfgate"
+    (dashboard,) = json.loads((out / "results.json").read_text())["run"]["endpoints"]
+    # Signed in: the dashboard answers 200 itself, not a 302 to the login page.
+    assert dashboard["status_codes"] == {"200": 20}
+    assert PASSWORD not in done.stdout + done.stderr + _everything_written(out)
+
+
+def test_a_failed_login_exits_3_naming_the_status_and_the_answer(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(APP, project / "tokenapi.py")
+    (project / "thresholds.yaml").write_text(
+        'app: {target: "tokenapi:create_app()", workers: 1}\n'
+        'login: {path: /api/login, json: {username: demo, password: "${TOKENAPI_TRY}"}}\n'
+        "endpoints:\n  - {name: me, path: /api/me}\n"
+        "compare: {run_instances: 1}\n"
+    )
+    env = {**perfgate_env(), "TOKENAPI_PASS": PASSWORD, "TOKENAPI_TRY": "not-the-password"}
+    done = _perfgate("check", cwd=project, env=env)
+    assert done.returncode == 3
+    assert "Traceback" not in done.stderr
+    assert "login failed: POST /api/login answered 403" in done.stderr
+    assert "bad credentials" in done.stderr
+    written = done.stdout + done.stderr + _everything_written(project / ".perfgate")
+    assert "not-the-password" not in written  # the app logged it; perfgate masked it
+    assert "password=***" in (project / ".perfgate" / "app.log").read_text()
