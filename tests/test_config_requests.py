@@ -11,10 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.config import load_config
+from perfgate.config import (
+    AppConfig,
+    Budgets,
+    CompareConfig,
+    LoadBudget,
+    LoadConfig,
+    ProfileConfig,
+    load_config,
+)
 from perfgate.errors import ConfigError
 from perfgate.layout import Layout
 from perfgate.redact import MASK, Redactor
+from tests.conftest import REPO_ROOT
 from tests.faultkit import perfgate_env
 
 APP = 'app:\n  target: "tiny:create_app()"\n'
@@ -177,3 +186,22 @@ def test_a_run_clears_the_log_folders_an_earlier_run_left_but_not_others(tmp_pat
     assert not (out / ".gitignore").exists()
     Layout(tmp_path / "project" / ".perfgate" / "confirm").prepare()
     assert (tmp_path / "project" / ".perfgate" / ".gitignore").read_text() == "*\n"
+
+
+def test_the_references_complete_example_reads_and_shows_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = (REPO_ROOT / "docs" / "configuration.md").read_text()
+    section = text[text.index("## A complete example") :]
+    example = section[section.index("```yaml") + len("```yaml") : section.index("```\n", 10)]
+    monkeypatch.setenv("SHOP_PASSWORD", "example-password")
+    config = load_config(write(tmp_path, example))
+    # Every value shown without an "e.g." is the default, so the example can be read as such.
+    assert config.profile == ProfileConfig()
+    assert config.load == LoadConfig()
+    assert config.compare == CompareConfig()
+    assert config.budgets.default == Budgets().default
+    assert config.budgets.load == LoadBudget() and config.public == []
+    shown = config.app.model_dump(exclude={"target"})
+    assert shown == AppConfig(target="x:app").model_dump(exclude={"target"})
+    assert config.login is not None and config.login.cookies and config.login.method == "POST"

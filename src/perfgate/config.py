@@ -17,11 +17,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from perfgate.endpoints import Endpoint, Login, unknown_placeholder
+from perfgate.endpoints import Endpoint as Endpoint  # re-exported: the schema's own
+from perfgate.endpoints import Login, unknown_placeholder
 from perfgate.errors import ConfigError
 from perfgate.variables import MissingVariable, fill_environment
-
-__all__ = ["Config", "Endpoint", "Login", "load_config"]
 
 DEFAULT_CONFIG = "thresholds.yaml"
 

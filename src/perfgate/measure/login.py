@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from perfgate.config import Endpoint, Login
+from perfgate.endpoints import Endpoint, Login
 from perfgate.errors import MeasurementError
 from perfgate.redact import remember
 
