@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.apps.tokenapi import USERS
-from tests.faultkit import perfgate_env
+from tests.faultkit import commit, git, perfgate_env
 
 APP = Path(__file__).resolve().parent / "apps" / "tokenapi.py"
 PASSWORD = (
@@ -161,3 +161,37 @@ def test_a_failed_login_exits_3_naming_the_status_and_the_answer(tmp_path: Path)
     written = done.stdout + done.stderr + _everything_written(project / ".perfgate")
     assert "not-the-password" not in written  # the app logged it; perfgate masked it
     assert "password=***" in (project / ".perfgate" / "app.log").read_text()
+
+
+def test_check_against_a_commit_logs_in_on_both_sides(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    logins = tmp_path / "logins.txt"
+    config = (
+        CONFIG.format(logins=logins)
+        .replace("compare: {run_instances: 2}", "compare: {ab_instances: 1}")
+        .replace(
+            "load: {concurrency: [4], duration_s: 0.5,",
+            "load: {concurrency: [4], duration_s: 0.6, trials: 2,",
+        )
+    )
+    files = {"tokenapi.py": APP.read_text(), "thresholds.yaml": config}
+    commit(repo, files, "base")
+    commit(repo, {"README": "a change that is not code\n"}, "head")
+    env = {**perfgate_env(), "TOKENAPI_PASS": PASSWORD, "TMPDIR": str(tmp_path)}
+
+    done = _perfgate("check", "--against", "HEAD~1", "--seed", "3", cwd=repo, env=env)
+
+    assert done.returncode in (0, 1), done.stderr
+    results = json.loads((repo / ".perfgate" / "results.json").read_text())
+    for run in (results["base_run"], results["run"]):
+        assert run["complete"], run["incomplete_reason"]
+        for endpoint in run["endpoints"]:
+            expected = "201" if endpoint["name"] == "add-note" else "200"
+            assert set(endpoint["status_codes"]) == {expected}, endpoint
+        for level in run["load"]:
+            assert level["errors"] == {}, level
+    written = done.stdout + done.stderr + _everything_written(repo / ".perfgate")
+    assert PASSWORD not in written
+    assert not [t for t in logins.read_text().split() if t in written]
+    # perfgate's own folder is ignored by git (the reset's files are the app's, not ours).
+    assert ".perfgate" not in git(repo, "status", "--porcelain")
