@@ -21,8 +21,11 @@ from perfgate.config import (
     load_config,
 )
 from perfgate.errors import ConfigError
+from perfgate.judge.gate import judge
 from perfgate.layout import Layout
 from perfgate.redact import MASK, Redactor
+from perfgate.results import BaselineFile
+from tests import runs
 from tests.conftest import REPO_ROOT
 from tests.faultkit import perfgate_env
 
@@ -205,3 +208,24 @@ def test_the_references_complete_example_reads_and_shows_the_defaults(
     shown = config.app.model_dump(exclude={"target"})
     assert shown == AppConfig(target="x:app").model_dump(exclude={"target"})
     assert config.login is not None and config.login.cookies and config.login.method == "POST"
+
+
+def test_load_levels_are_judged_with_budgets_load_not_the_endpoint_default(
+    tmp_path: Path,
+) -> None:
+    text = APP + "endpoints:\n  - {name: a, path: /a}\nload: {concurrency: [10, 50]}\n"
+    text += "budgets:\n  default: {regression: 10%, error_rate: 1%}\n"
+    text += "  load: {regression: 35%, levels: {50: {min_rps: 200}}}\n"
+    config = load_config(write(tmp_path, text))
+    before = runs.run([runs.profile("a", 5.0)], [runs.level(10, 100.0), runs.level(50, 300.0)])
+    now = runs.run([runs.profile("a", 5.0)], [runs.level(10, 80.0), runs.level(50, 150.0)])
+
+    checks = judge(config, now, BaselineFile(runs=[before])).checks
+
+    relative = {c.endpoint: c for c in checks if c.phase == "load" and c.kind == "relative"}
+    assert relative["all @ c=10"].limit == pytest.approx(0.35)
+    assert relative["all @ c=50"].limit == pytest.approx(0.35)
+    (minimum,) = [c for c in checks if c.metric == "rps" and c.kind == "absolute"]
+    assert minimum.endpoint == "all @ c=50" and minimum.status == "fail"
+    (profiled,) = [c for c in checks if c.endpoint == "a" and c.metric == "median"]
+    assert profiled.limit == pytest.approx(0.10)
