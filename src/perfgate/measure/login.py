@@ -69,7 +69,7 @@ class Session:
                         "check login.get_first and the regular expression of login.find",
                     )
                 values[name] = match.group(1)
-        request = login.filled(values, cookies if login.cookies else {})
+        request = login.filled(values, cookies)  # the page's session cookie goes back with it
         headers_out = dict(request.headers)
         if login.auth:
             pair = f"{login.auth.username}:{login.auth.password}".encode()
