@@ -99,6 +99,12 @@ def test_a_token_api_is_measured_with_every_request_answered_and_no_secret_writt
     ]
     user = next(e for e in run["endpoints"] if e["name"] == "user")
     assert min(sizes) < user["bytes_mean"] < max(sizes)
+    # Each id's own figures are kept beside the endpoint's pooled ones.
+    by_param = {p["value"]: p for p in user["by_param"]}
+    assert sorted(by_param) == ["id=1", "id=2", "id=3"]
+    assert sum(p["requests"] for p in by_param.values()) == user["requests"]
+    assert all(abs(p["requests"] - user["requests"] / 3) <= 4 for p in by_param.values())
+    assert all(p["median_ms"] and p["error_rate"] == 0 for p in by_param.values())
     for level in run["load"]:
         assert level["errors"] == {} and set(level["status_codes"]) == {"200", "201"}, level
     # The write endpoint's reset ran in the app's folder before each of the 4 profile trials

@@ -11,7 +11,8 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
       reference workload's profile) and `instances` (app instances the profile rotated over);
       results `confirmation` (the second measurement of a stored-baseline check) and check
-      `confirmation` (the change that second measurement found).
+      `confirmation` (the change that second measurement found); per endpoint `by_param` (the
+      figures of each `params` value).
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -77,6 +78,16 @@ class EndpointQueries(_Frozen):
     shapes: list[QueryShape]
 
 
+class ParamFigures(_Frozen):
+    """One `params` value's share of an endpoint's sequential profile."""
+
+    value: str  # the value(s) sent, e.g. "id=3"
+    requests: int
+    median_ms: float | None  # None when none of its requests succeeded
+    p95_ms: float | None
+    error_rate: float
+
+
 class EndpointProfile(_Frozen):
     """Sequential samples of one endpoint: pooled summary plus one figure per trial."""
 
@@ -99,6 +110,8 @@ class EndpointProfile(_Frozen):
     content_encoding: str | None = None
     # Size of the uncompressed body after gzip (level 6), for the payload finding.
     gzip_bytes: int | None = None
+    # Endpoints with `params`: each value's figures (the statistics use the pooled ones above).
+    by_param: list[ParamFigures] = Field(default_factory=list)
 
 
 class LoadEndpoint(_Frozen):

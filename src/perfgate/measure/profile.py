@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import count as counter
 from urllib.parse import urlsplit
 
@@ -29,14 +29,16 @@ from perfgate.loadgen.aio import run_interruptible
 from perfgate.loadgen.client import Connection, ErrorKind, Outcome
 from perfgate.loadgen.http1 import Target, build_request
 from perfgate.measure.login import Session
-from perfgate.results import EndpointProfile
+from perfgate.results import EndpointProfile, ParamFigures
 
 # The name of the fixed workload of perfgate.run.inapp.reference, profiled beside the endpoints.
 REFERENCE_NAME = "(reference)"
 
 # Per app instance: the endpoints, each with the URL it is requested at.
 Bound = list[tuple[Endpoint, str]]
-Trials = dict[str, list[list[Outcome]]]
+# A measured request: which of the endpoint's concrete requests (its `params` values) it was.
+Sent = tuple[int, Outcome]
+Trials = dict[str, list[list[Sent]]]
 
 
 def profile_endpoints(
@@ -113,18 +115,20 @@ class _Prepared:
             prepared[endpoint.name] = (connection, [build_request(target, c) for c in concrete])
         return prepared
 
-    async def send(self, i: int, endpoint: Endpoint, timeout: float) -> Outcome:
+    async def send(self, i: int, endpoint: Endpoint, timeout: float) -> Sent:
         """One request of `endpoint` to instance `i`: its next parameter value; after a 401
         that logged in again, the same request once more."""
         turn = next(self.turns.setdefault((i, endpoint.name), counter()))
         head = endpoint.method == "HEAD"
         connection, raws = self.requests[i][endpoint.name]
-        outcome = await connection.request(raws[turn % len(raws)], timeout, head)
+
+        variant = turn % len(raws)
+        outcome = await connection.request(raws[variant], timeout, head)
         if self.sessions and self.sessions[i].relogs_on(outcome.status):
             self.requests[i] = self._encoded(i)
             connection, raws = self.requests[i][endpoint.name]
-            outcome = await connection.request(raws[turn % len(raws)], timeout, head)
-        return outcome
+            outcome = await connection.request(raws[variant], timeout, head)
+        return variant, outcome
 
     def reset(self, i: int, endpoints: list[Endpoint]) -> None:
         if self.sessions:
@@ -181,7 +185,7 @@ async def _profile_pair(
             for i in sides:
                 prepared.reset(i, order)
             for endpoint in order:
-                blocks: list[list[Outcome]] = [[], []]
+                blocks: list[list[Sent]] = [[], []]
                 # Request by request, alternating AB BA AB ...: both sides of a trial see the
                 # same fraction of a second of the machine, so a contention burst hits both.
                 first = orders[endpoint.name][t]
@@ -207,10 +211,11 @@ def split_samples(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def summarize_trials(endpoint: Endpoint, trials: list[list[Outcome]]) -> EndpointProfile:
+def summarize_trials(endpoint: Endpoint, sent: list[list[Sent]]) -> EndpointProfile:
     def succeeded(outcome: Outcome) -> bool:
         return outcome.error is None and outcome.status in endpoint.expect_status
 
+    trials = [[o for _, o in trial] for trial in sent]
     everything = [o for trial in trials for o in trial]
     ok = [o for o in everything if succeeded(o)]
     errors = Counter((o.error or ErrorKind.STATUS).value for o in everything if not succeeded(o))
@@ -229,4 +234,25 @@ def summarize_trials(endpoint: Endpoint, trials: list[list[Outcome]]) -> Endpoin
         error_rate=(len(everything) - len(ok)) / len(everything) if everything else 0.0,
         bytes_mean=statistics.fmean(o.nbytes for o in ok) if ok else 0.0,
         samples_ms=[round(o.latency_s * 1000, 4) for o in ok],
+        by_param=_by_param(endpoint, [s for trial in sent for s in trial], succeeded),
     )
+
+
+def _by_param(
+    endpoint: Endpoint, sent: list[Sent], succeeded: Callable[[Outcome], bool]
+) -> list[ParamFigures]:
+    """Each `params` value's own figures (none for an endpoint without params)."""
+    figures = []
+    for n in range(len(next(iter(endpoint.params.values()), []))):
+        outcomes = [o for variant, o in sent if variant == n]
+        ms = [o.latency_s * 1000 for o in outcomes if succeeded(o)]
+        figures.append(
+            ParamFigures(
+                value=", ".join(f"{k}={v[n]}" for k, v in endpoint.params.items()),
+                requests=len(outcomes),
+                median_ms=round(statistics.median(ms), 4) if ms else None,
+                p95_ms=round(percentile(ms, 95), 4) if ms else None,
+                error_rate=(len(outcomes) - len(ms)) / len(outcomes) if outcomes else 0.0,
+            )
+        )
+    return figures
