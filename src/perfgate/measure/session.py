@@ -178,10 +178,10 @@ def measure_pair(
         watched = [(record, [pair[i] for pair in pairs]) for i, record in enumerate(records)]
         for i, record in enumerate(records):
             record.description, record.instances = pairs[0][i].description, len(pairs)
-        base, head = (
+        bases, heads = (
             _sessions(config, r, [p[i] for p in pairs], progress) for i, r in enumerate(records)
         )
-        sessions = list(zip(base, head, strict=True))  # per pair of instances, as `pairs`
+        sessions = list(zip(bases, heads, strict=True))  # per pair of instances, as `pairs`
         for record in records:
             record.phase = "profile"
         progress(f"profiling {len(config.endpoints)} endpoint(s), base and head interleaved")
