@@ -87,10 +87,10 @@ class Session:
         self.values, self.cookies = values, (cookies if login.cookies else {})
         self.logins += 1
 
-    def relogs_on(self, status: int | None) -> bool:
-        """Whether a request answered `status` should be sent again: a 401 with a login, which
-        has just been made again."""
-        if status != UNAUTHORIZED or self.login is None:
+    def relogs_on(self, status: int | None, endpoint: Endpoint) -> bool:
+        """Whether `endpoint`'s request answered `status` should be sent again: a 401 with a
+        login (unless the endpoint expects a 401), which has just been made again."""
+        if status != UNAUTHORIZED or self.login is None or status in endpoint.expect_status:
             return False
         self.log_in()
         return True

@@ -68,7 +68,7 @@ def probe_endpoints(
             concrete = session.expand(endpoint) if session else endpoint.expand()
             sent = concrete[repeat % len(concrete)]
             status, encoding, gzipped = _request(host, port, sent, request_id, timeout_s)
-            if session and session.relogs_on(status):
+            if session and session.relogs_on(status, endpoint):
                 sent, request_id = (
                     session.expand(endpoint)[repeat % len(concrete)],
                     uuid.uuid4().hex,

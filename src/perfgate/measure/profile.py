@@ -124,7 +124,7 @@ class _Prepared:
 
         variant = turn % len(raws)
         outcome = await connection.request(raws[variant], timeout, head)
-        if self.sessions and self.sessions[i].relogs_on(outcome.status):
+        if self.sessions and self.sessions[i].relogs_on(outcome.status, endpoint):
             self.requests[i] = self._encoded(i)
             connection, raws = self.requests[i][endpoint.name]
             outcome = await connection.request(raws[variant], timeout, head)
