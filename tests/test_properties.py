@@ -34,6 +34,16 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
             "path": "/" + draw(st.text("abc/?=&%0123456789", max_size=10)),
             "method": draw(st.sampled_from(["GET", "POST", "head", "Delete"])),
             "expect_status": draw(st.lists(st.integers(100, 599), min_size=1, max_size=3)),
+            **draw(
+                st.sampled_from(
+                    [
+                        {},
+                        {"json": {"q": "{token}", "n": [1, 2]}},
+                        {"form": {"a": "b c"}, "params": {"id": [1, "x"], "k": [3, 4]}},
+                        {"body": '{"raw": {token}}', "headers": {"X-T": "{token}"}},
+                    ]
+                )
+            ),
         }
         for n in endpoint_names
     ]
@@ -66,6 +76,7 @@ def valid_configs(draw: st.DrawFn) -> dict[str, Any]:
             "endpoints": {endpoint_names[0]: {"p50_ms": draw(positive)}},
         },
         "compare": {"alpha": draw(st.floats(0.001, 0.4)), "strict": draw(st.booleans())},
+        "login": {"path": "/login", "json": {"p": "x"}, "extract": {"token": "a.b.0"}},
     }
     return config
 
@@ -81,7 +92,8 @@ def _write(text: str | bytes) -> Path:
 
 
 def _strip(config: Config) -> dict[str, Any]:
-    return config.model_dump(mode="json", exclude={"source", "digest"})
+    # As a file would say it (`json:`, not the field's name), without what no file sets.
+    return config.model_dump(mode="json", by_alias=True, exclude={"source", "digest", "secrets"})
 
 
 @SETTINGS

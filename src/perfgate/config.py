@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from perfgate.budget_config import Budget as Budget  # re-exported: the schema's own
+from perfgate.budget_config import Budgets as Budgets
+from perfgate.budget_config import LevelBudget, LoadBudget
+from perfgate.endpoints import Endpoint as Endpoint  # re-exported: the schema's own
+from perfgate.endpoints import Login, unknown_placeholder
 from perfgate.errors import ConfigError
+from perfgate.variables import MissingVariable, fill_environment
 
 DEFAULT_CONFIG = "thresholds.yaml"
 
@@ -94,34 +100,6 @@ class AppConfig(_Strict):
         return self
 
 
-class Endpoint(_Strict):
-    name: str = Field(min_length=1, max_length=100)
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = "GET"
-    path: str
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
-    expect_status: list[int] = Field(default_factory=lambda: [200])
-    # This endpoint's own profile.time_budget_s (seconds of timed requests per side).
-    time_budget_s: float | None = Field(default=None, gt=0, le=86_400)
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("expect_status", mode="before")
-    @classmethod
-    def _as_list(cls, value: Any) -> Any:
-        return [value] if isinstance(value, int) else value
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("must start with / (a path on the app, query string allowed)")
-        return value
-
-
 # Instructions per request are counted in this many batches: their spread gives the interval.
 INSTRUCTION_BATCHES = 3
 
@@ -182,56 +160,6 @@ class LoadConfig(_Strict):
         return sorted(set(value))
 
 
-def _percent(value: Any) -> Any:
-    """'10%' -> 0.10; a bare number is a fraction (0.1) unless it is above 1 (then percent)."""
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", value)
-        if not match:
-            raise ValueError("write a percentage such as '10%'")
-        return float(match.group(1)) / 100
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 1:
-        return value / 100
-    return value
-
-
-class Budget(_Strict):
-    """Absolute limits and the tolerated change against the baseline. None = not checked."""
-
-    p50_ms: float | None = Field(default=None, gt=0)
-    p95_ms: float | None = Field(default=None, gt=0)
-    p99_ms: float | None = Field(default=None, gt=0)
-    error_rate: float | None = Field(default=None, ge=0, le=1)
-    min_rps: float | None = Field(default=None, gt=0)
-    regression: float | None = Field(default=None, gt=0, le=10)
-    # Exact figures, no statistics: SQL statements per request and response bytes.
-    max_queries: int | None = Field(default=None, ge=0)
-    max_bytes: int | None = Field(default=None, ge=0)
-    # Extra statements per request allowed over the baseline (0: must not grow; None: unchecked).
-    query_growth: int | None = Field(default=0, ge=0)
-    # Tolerated growth of the mean response size over the baseline (None: unchecked).
-    bytes_growth: float | None = Field(default=None, ge=0, le=10)
-    # Tolerated growth of instructions per request (callgrind) over the baseline (None: unchecked).
-    instructions: float | None = Field(default=0.02, gt=0, le=10)
-
-    _parse_regression = field_validator("regression", mode="before")(_percent)
-    _parse_bytes_growth = field_validator("bytes_growth", mode="before")(_percent)
-    _parse_error_rate = field_validator("error_rate", mode="before")(_percent)
-    _parse_instructions = field_validator("instructions", mode="before")(_percent)
-
-    def merged_over(self, base: Budget) -> Budget:
-        mine = self.model_dump(exclude_unset=True)
-        return base.model_copy(update=mine)
-
-
-class Budgets(_Strict):
-    default: Budget = Field(default_factory=lambda: Budget(regression=0.10, error_rate=0.01))
-    endpoints: dict[str, Budget] = Field(default_factory=dict)
-
-    def for_endpoint(self, name: str) -> Budget:
-        override = self.endpoints.get(name)
-        return override.merged_over(self.default) if override else self.default
-
-
 class CompareConfig(_Strict):
     """How sure the gate must be before it says fail or pass."""
 
@@ -277,10 +205,15 @@ class Config(_Strict):
     load: LoadConfig = Field(default_factory=LoadConfig)
     budgets: Budgets = Field(default_factory=Budgets)
     compare: CompareConfig = Field(default_factory=CompareConfig)
+    login: Login | None = None
+    # Variables whose `${VAR}` values are not secrets (perfgate.variables).
+    public: list[str] = Field(default_factory=list)
 
-    # Not from YAML: where the file lives (targets and relative paths resolve against it).
+    # Not from YAML: where the file lives (targets and relative paths resolve against it), its
+    # digest, and the values filled in from the environment (masked in every output).
     source: Path = Path(DEFAULT_CONFIG)
     digest: str = ""
+    secrets: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -294,6 +227,15 @@ class Config(_Strict):
                 f"budgets.endpoints names unknown endpoint(s) {', '.join(unknown)}; "
                 f"known: {', '.join(names)}"
             )
+        levels = sorted(set(self.budgets.load.levels) - set(self.load.concurrency))
+        if levels:
+            raise ValueError(
+                f"budgets.load.levels names level(s) {', '.join(map(str, levels))}, which "
+                f"load.concurrency does not run ({', '.join(map(str, self.load.concurrency))})"
+            )
+        problem = unknown_placeholder(self.endpoints, self.login)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -307,7 +249,9 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "load": LoadConfig,
     "budgets": Budgets,
     "compare": CompareConfig,
+    "login": Login,
 }
+_HIDDEN = ("source", "digest", "secrets")  # Config fields the file cannot set
 
 
 def load_config(path: str | Path) -> Config:
@@ -343,11 +287,22 @@ def load_config(path: str | Path) -> Config:
             "see docs/configuration.md",
         )
     try:
+        if any(k in data for k in _HIDDEN):
+            raise ConfigError(f"{path}: unknown key among {', '.join(_HIDDEN)}")
+        data, filled = fill_environment(data, os.environ, set(map(str, data.get("public") or [])))
+    except MissingVariable as exc:
+        raise ConfigError(
+            f"{path}: {exc.key}: ${{{exc.name}}} is not set in the environment",
+            f"export {exc.name} before running perfgate (in GitHub Actions: env: from a secret), "
+            f"or write ${{{exc.name}:-default}}",
+        ) from None
+    try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_explain(path, exc, data)) from None
     digest = hashlib.sha256(raw_bytes).hexdigest()[:16]
-    return config.model_copy(update={"source": path, "digest": digest})
+    secrets = tuple(sorted(filled.secrets))
+    return config.model_copy(update={"source": path, "digest": digest, "secrets": secrets})
 
 
 def _explain(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
@@ -391,8 +346,9 @@ def _valid_keys(loc: list[str], data: dict[str, Any]) -> list[str]:
     if loc and loc[0] in _SECTION_MODELS:
         model = _SECTION_MODELS[loc[0]]
         if loc[0] == "budgets" and len(loc) > 1:
-            model = Budget
+            model = {"load": LevelBudget if "levels" in loc else LoadBudget}.get(loc[1], Budget)
     elif loc and loc[0] == "endpoints":
         model = Endpoint
-    hidden = {"source", "digest"}
-    return [name for name in model.model_fields if name not in hidden]
+    return [
+        (info.alias or name) for name, info in model.model_fields.items() if name not in _HIDDEN
+    ]

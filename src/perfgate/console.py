@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from perfgate.config import AppConfig
+from perfgate.config import Config
 from perfgate.errors import ResultsError
 from perfgate.redact import Redactor
 from perfgate.results import RunResult, write_atomic
@@ -38,10 +38,11 @@ class Console:
         self._environ = environ
         self.redact = Redactor.for_app(None, environ)
 
-    def mask_secrets_of(self, app: AppConfig) -> None:
-        """From now on, also mask the secrets of the app's configuration (app.env and
-        app.secret_env), in this command's output and in the error it may end with."""
-        self.redact = Redactor.for_app(app, self._environ)
+    def mask_secrets_of(self, config: Config) -> None:
+        """From now on, also mask the secrets of the configuration (app.env, app.secret_env and
+        the values filled in from the environment), in this command's output and in the error
+        it may end with."""
+        self.redact = Redactor.for_app(config.app, self._environ, config.secrets)
 
     def say(self, message: str) -> None:
         """A progress or error line for the person watching (stderr)."""

@@ -3,10 +3,17 @@
 The measuring code asks the layout where each app instance logs; the core asks it where the
 results and reports go and which app logs to scrub. So the list of logs that must be free of
 secrets cannot drift from the folders the apps really wrote to.
+
+A `.perfgate/` folder perfgate creates gets a `.gitignore` of `*`: what it holds is made again by
+every run (the baseline lives in the CI cache). Each run removes the log folders an earlier run
+left (`instance-3/` of a run with more instances, `base-2/`, `confirm/`, ...), so the folder only
+holds this run's logs; the side environments (`envs/`) are kept, they are reused.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +21,11 @@ from perfgate.errors import PerfgateError
 
 APP_LOG = "app.log"
 LOGS = (APP_LOG, "setup.log")
+OUT_FOLDER = ".perfgate"  # the default output folder, beside the config
+# The folders a run's apps log to (see Layout below); only these are removed between runs, and
+# only when they hold nothing but logs, so an --out given to a folder of the user's is safe.
+RUN_FOLDER = re.compile(r"(instance|reference|base|head)(-\d+)?|confirm")
+RUN_FILES = {*LOGS, "queries"}
 
 
 @dataclass(frozen=True)
@@ -75,18 +87,33 @@ class Layout:
         ]
         return sorted(p for p in found if p.is_file())
 
-    def prepare(self) -> None:
+    def prepare(self, *, measuring: bool = True) -> None:
         """Make sure the folder can be written to, and remove an earlier run's results and
-        reports, so a run that breaks never leaves them looking like its own."""
+        reports (and, before `measuring`, its app logs), so a run that breaks never leaves them
+        looking like its own."""
         ensure_writable(self.out)
         for path in (self.results, self.report, self.html):
             path.unlink(missing_ok=True)
+        if measuring:
+            self._remove_earlier_logs()
+
+    def _remove_earlier_logs(self) -> None:
+        for folder in self.out.iterdir():
+            if not (folder.is_dir() and RUN_FOLDER.fullmatch(folder.name)):
+                continue
+            if folder.name == "confirm":
+                Layout(folder)._remove_earlier_logs()
+            if all(p.name in RUN_FILES or RUN_FOLDER.fullmatch(p.name) for p in folder.iterdir()):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def ensure_writable(folder: Path) -> None:
     """Fail before measuring, not after, when results could not be written to `folder`."""
     try:
+        created = [p for p in (folder, *folder.parents) if p.name == OUT_FOLDER and not p.exists()]
         folder.mkdir(parents=True, exist_ok=True)
+        for own in created:  # ours alone: git should never see it
+            (own / ".gitignore").write_text("*\n", encoding="utf-8")
         probe = folder / ".perfgate-write-test"
         probe.write_text("")
         probe.unlink()

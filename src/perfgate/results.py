@@ -12,9 +12,10 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       reference workload's profile) and `instances` (app instances the profile rotated over);
       results `confirmation` (the second measurement of a stored-baseline check) and check
       `confirmation` (the change that second measurement found); per endpoint `time_budget_s`
-      and `warmup_ms` (a time budget that cut its samples), `instructions` (callgrind's
-      instructions per request, per batch, with the top functions) and `calls` (Python calls
-      per request), run `instructions_note`, results `changes`.
+      and `warmup_ms` (a time budget that cut its samples), `by_param` (the figures of each
+      `params` value), `instructions` (callgrind's instructions per request, per batch, with
+      the top functions) and `calls` (Python calls per request), run `instructions_note`,
+      results `changes`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -111,6 +112,16 @@ class CallCount(_Frozen):
     app: bool
 
 
+class ParamFigures(_Frozen):
+    """One `params` value's share of an endpoint's sequential profile."""
+
+    value: str  # the value(s) sent, e.g. "id=3"
+    requests: int
+    median_ms: float | None  # None when none of its requests succeeded
+    p95_ms: float | None
+    error_rate: float
+
+
 class EndpointProfile(_Frozen):
     """Sequential samples of one endpoint: pooled summary plus one figure per trial."""
 
@@ -141,6 +152,8 @@ class EndpointProfile(_Frozen):
     # time measured in the warm-up that the sample count was derived from.
     time_budget_s: float | None = None
     warmup_ms: float | None = None
+    # Endpoints with `params`: each value's figures (the statistics use the pooled ones above).
+    by_param: list[ParamFigures] = Field(default_factory=list)
 
 
 class LoadEndpoint(_Frozen):

@@ -39,19 +39,25 @@ def baseline(args: argparse.Namespace, console: Console) -> ExitStatus:
 
 def compare(args: argparse.Namespace, console: Console) -> ExitStatus:
     config = load_config(args.config)
-    console.mask_secrets_of(config.app)
+    console.mask_secrets_of(config)
     checked = core.recompare(
-        config, args.baseline_file, args.results_file, Layout(args.out), console
+        config,
+        args.baseline_file,
+        args.results_file,
+        Layout(core.out_folder(config, args.out)),
+        console,
     )
     return _show_summary(console, checked)
 
 
 def calibrate(args: argparse.Namespace, console: Console) -> ExitStatus:
     config = load_config(args.config)
-    console.mask_secrets_of(config.app)
+    console.mask_secrets_of(config)
     sides = f"{config.compare.ab_instances} instance(s) per side"
     console.show(f"A/A: this tree as both sides, {sides}, trials interleaved ...")
-    console.show(core.calibrate(config, Layout(args.out), console, args.seed))
+    console.show(
+        core.calibrate(config, Layout(core.out_folder(config, args.out)), console, args.seed)
+    )
     return ExitStatus.OK
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,8 @@ from perfgate.core.exits import error_exit
 from perfgate.errors import ExitStatus, PerfgateError, Terminated
 
 Handler = Callable[..., ExitStatus]
+# What a shell reports for a program that SIGPIPE ended (128 + 13), as `yes | head` does.
+SIGPIPE_EXIT = 141
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -38,6 +41,11 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         return int(handler(args, console))
     except (PerfgateError, KeyboardInterrupt) as exc:
         return int(error_exit(console, exc, show_traceback=args.traceback))
+    except BrokenPipeError:
+        # The reader of stdout left (`perfgate report ... | head`): nothing more to say, and no
+        # one to say it to. Python's last flush at exit would fail again: point it at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous[0])

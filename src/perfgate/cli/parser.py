@@ -10,7 +10,9 @@ from perfgate.cli import commands
 from perfgate.cli.load import add_parser as add_load_parser
 from perfgate.config import DEFAULT_CONFIG
 
-DEFAULT_OUT = Path(".perfgate")
+# --out: None means `.perfgate/` beside the config, where the baseline is (perfgate.core).
+DEFAULT_OUT = None
+OUT_HELP = "folder for results.json and the reports (default: .perfgate/ beside the config)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="measure, compare with the baseline, report, exit")
     with_config(check)
-    check.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULT_OUT,
-        help="folder for results.json and report.md (default: .perfgate/)",
-    )
+    check.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     check.add_argument(
         "--against",
         metavar="REF",
@@ -58,13 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate = sub.add_parser("calibrate", help="A/A: measure the noise, suggest tolerances")
     calibrate.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG))
-    calibrate.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    calibrate.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     calibrate.add_argument("--seed", type=int, default=None)
     calibrate.set_defaults(handler=commands.calibrate)
 
     baseline = sub.add_parser("baseline", help="measure and add the run to the baseline history")
     with_config(baseline)
-    baseline.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    baseline.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     baseline.add_argument(
         "--replace", action="store_true", help="start a new history instead of adding to it"
     )
@@ -76,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("baseline_file", type=Path, metavar="BASELINE")
     compare.add_argument("results_file", type=Path, metavar="RESULTS")
     compare.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG))
-    compare.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    compare.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     compare.set_defaults(handler=commands.compare)
 
     report = sub.add_parser("report", help="render a results file")

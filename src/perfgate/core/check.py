@@ -24,7 +24,7 @@ from perfgate.judge.calibrate import noise_table, render_noise
 from perfgate.judge.diagnose import diagnose
 from perfgate.judge.gate import judge
 from perfgate.judge.whatchanged import what_changed
-from perfgate.layout import Layout, ensure_writable
+from perfgate.layout import OUT_FOLDER, Layout, ensure_writable
 from perfgate.measure.session import RunRecord, Side, measure, measure_pair
 from perfgate.report.charts import baseline_points
 from perfgate.report.html import render_html
@@ -45,7 +45,7 @@ class CheckRequest:
     """What `perfgate check` is asked to do, however it was asked (flags or Action inputs)."""
 
     config: Path
-    out: Path
+    out: Path | None  # default: .perfgate/ beside the config
     baseline: Path | None = None  # default: .perfgate/baseline.json beside the config
     against: str | None = None  # a git ref: same-run A/B instead of the stored baseline
     seed: int | None = None
@@ -79,7 +79,7 @@ class BaselineOutcome:
 
 def run_check(request: CheckRequest, console: Console) -> Checked:
     config = _config(request, console)
-    layout = Layout(request.out)
+    layout = Layout(out_folder(config, request.out))
     layout.prepare()
     if request.against:
         results = ab_check(config, request.against, layout, console, request.seed)
@@ -97,7 +97,7 @@ def run_baseline(
     the history if it is sound."""
     config = _config(request, console)
     path = baseline_path(config, request.baseline)
-    layout = Layout(request.out)
+    layout = Layout(out_folder(config, request.out))
     outcome = record_baseline(config, path, layout, console, replace=replace, force=force)
     if outcome.refused:
         console.say(f"error: {path} was not changed: {outcome.refused}")
@@ -115,12 +115,18 @@ def _config(request: CheckRequest, console: Console) -> Config:
         if request.python:
             update["python"] = request.python
         config = config.model_copy(update={"app": config.app.model_copy(update=update)})
-    console.mask_secrets_of(config.app)
+    console.mask_secrets_of(config)
     return config
 
 
 def baseline_path(config: Config, given: Path | None = None) -> Path:
-    return given or config.folder / ".perfgate" / "baseline.json"
+    return given or out_folder(config) / "baseline.json"
+
+
+def out_folder(config: Config, given: Path | None = None) -> Path:
+    """Where a run writes: `given`, or `.perfgate/` beside the config (wherever perfgate is run
+    from, so a monorepo has one such folder per config, with its baseline)."""
+    return given or config.folder / OUT_FOLDER
 
 
 def ab_check(
@@ -257,7 +263,7 @@ def recompare(
     """Judge a results file again, against another baseline file, without measuring."""
     history = load_baseline(baseline)
     earlier = load_results(results_file)
-    layout.prepare()
+    layout.prepare(measuring=False)
     # A confirmation measured for this run is evidence against any baseline; it is reused.
     results = evaluate(config, earlier.run, history, confirmation=earlier.confirmation)
     write_outputs(results, layout, console)

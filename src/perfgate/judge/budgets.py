@@ -102,7 +102,7 @@ def profile_budgets(profile: EndpointProfile, budget: Budget) -> list[Check]:
 
 
 def load_budgets(config: Config, level: LoadLevel) -> list[Check]:
-    default = config.budgets.default
+    default = config.budgets.for_level(level.concurrency)  # budgets.load over budgets.default
     label = f"all @ c={level.concurrency}"
     checks = [
         _error_rate(

@@ -36,7 +36,7 @@ def noise_table(config: Config, a: RunResult, b: RunResult) -> list[NoiseRow]:
         pairs.append((pa.name, "median", pa.trial_medians_ms, pb.trial_medians_ms, tol))
         pairs.append((pa.name, "p95", pa.trial_p95_ms, pb.trial_p95_ms, tol))
     for la, lb in zip(a.load, b.load, strict=True):
-        tol = config.budgets.default.regression
+        tol = config.budgets.for_level(la.concurrency).regression
         pairs.append((f"all @ c={la.concurrency}", "rps", la.trial_rps, lb.trial_rps, tol))
     usable = [p for p in pairs if len(p[2]) == len(p[3]) >= 2]
     level = config.compare.alpha / max(len(usable), 1)

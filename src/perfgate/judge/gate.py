@@ -102,7 +102,8 @@ def judge(
         checks += load_budgets(config, level)
         key = load_key(level.concurrency)
         if key in blocked:
-            checks += _not_compared(key, "load", blocked[key], config.budgets.default)
+            budget = config.budgets.for_level(level.concurrency)
+            checks += _not_compared(key, "load", blocked[key], budget)
             continue
         pending += _load_changes(config, level, history, paired)
 
@@ -340,7 +341,7 @@ def _load_changes(
     c = level.concurrency
     matches = [next((lv for lv in r.load if lv.concurrency == c), None) for r in history]
     label = f"all @ c={c}"
-    tol = config.budgets.default.regression
+    tol = config.budgets.for_level(c).regression  # budgets.load over budgets.default
     if paired:
         # Side by side, each short interleaved load trial gives one throughput figure.
         base = [_positive(m.trial_rps) for m in matches if m]

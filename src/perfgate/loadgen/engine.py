@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from perfgate.config import Endpoint, LoadConfig
 from perfgate.loadgen.client import Connection, ErrorKind, Watchdog
@@ -56,11 +56,16 @@ def run_level(
     config: LoadConfig,
     concurrency: int,
     progress: Progress | None = None,
+    requests: Sequence[Sequence[Endpoint]] | None = None,
 ) -> LoadLevel:
+    """One level on the app at `base_url`. `requests` holds each endpoint's concrete requests
+    (its parameter values, its login filled in: perfgate.measure.login), sent in turn; by
+    default, the endpoints' own."""
     target = Target.from_url(base_url).resolved()
     limit = ensure_file_limit(concurrency)
     before = port_pressure(target.address, target.port)
-    level = _Level(target, endpoints, config, concurrency).run(progress)
+    concrete = requests or [e.expand() for e in endpoints]
+    level = _Level(target, endpoints, concrete, config, concurrency).run(progress)
     after = port_pressure(target.address, target.port)
     notes = [
         n
@@ -90,13 +95,19 @@ class _Level:
     """One level's shared state: the schedule, the tallies, and the workers that fill them."""
 
     def __init__(
-        self, target: Target, endpoints: list[Endpoint], config: LoadConfig, concurrency: int
+        self,
+        target: Target,
+        endpoints: list[Endpoint],
+        requests: Sequence[Sequence[Endpoint]],
+        config: LoadConfig,
+        concurrency: int,
     ) -> None:
         self.target = target
         self.endpoints = endpoints
         self.config = config
         self.concurrency = concurrency
-        self.raws = [build_request(target, e) for e in endpoints]
+        self.variants = [[build_request(target, r) for r in own] for own in requests]
+        self.turns = [0] * len(endpoints)
         self.heads = [e.method == "HEAD" for e in endpoints]
         self.expected = [frozenset(e.expect_status) for e in endpoints]
         self.tallies = [_Tally() for _ in endpoints]
@@ -136,6 +147,14 @@ class _Level:
         cpu_used = time.process_time() - cpu_before
         wall = time.perf_counter() - self.start
         return self._summarize(cpu_used, wall)
+
+    def raw(self, i: int) -> bytes:
+        """Endpoint i's next request (its parameter values in turn)."""
+        variants = self.variants[i]
+        if len(variants) == 1:
+            return variants[0]
+        self.turns[i] += 1
+        return variants[self.turns[i] % len(variants)]
 
     def worker_done(self) -> None:
         self.running -= 1
@@ -228,7 +247,7 @@ class _ClosedWorker:
     def __init__(self, level: _Level, connection: Connection, offset: int) -> None:
         self.level = level
         self.connection = connection
-        self.i = offset % len(level.raws)
+        self.i = offset % len(level.variants)
         self.sent = 0.0
         self.loop = level.loop
 
@@ -240,12 +259,12 @@ class _ClosedWorker:
             return
         self.sent = sent
         i = self.i
-        self.connection.send(level.raws[i], level.heads[i], level.config.timeout_s, self.done)
+        self.connection.send(level.raw(i), level.heads[i], level.config.timeout_s, self.done)
 
     def done(self, status: int, kind: ErrorKind | None) -> None:
         level, i, sent = self.level, self.i, self.sent
         level.record(i, status, kind, sent, time.perf_counter(), sent >= level.measure_from)
-        self.i = i + 1 if i + 1 < len(level.raws) else 0
+        self.i = i + 1 if i + 1 < len(level.variants) else 0
         if kind is not None and kind in _CONNECT_KINDS:
             self.loop.call_later(CONNECT_BACKOFF_S, self.next)
         else:
@@ -309,12 +328,12 @@ class _OpenWorker:
             self.due = now
         if self.slot >= self.first:
             level.lateness.record(now - self.due)
-        i = self.slot % len(level.raws)
-        self.connection.send(level.raws[i], level.heads[i], level.config.timeout_s, self.done)
+        i = self.slot % len(level.variants)
+        self.connection.send(level.raw(i), level.heads[i], level.config.timeout_s, self.done)
 
     def done(self, status: int, kind: ErrorKind | None) -> None:
         level, slot = self.level, self.slot
-        i = slot % len(level.raws)
+        i = slot % len(level.variants)
         level.record(i, status, kind, self.due, time.perf_counter(), slot >= self.first)
         self.next()
 

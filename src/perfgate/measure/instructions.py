@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit
 from perfgate.config import INSTRUCTION_BATCHES, AppConfig, Config, Endpoint
 from perfgate.errors import MeasurementError
 from perfgate.measure.callgrind_out import Dump, read_dump
+from perfgate.measure.login import Session
 from perfgate.results import EndpointInstructions, FunctionCost
 from perfgate.run.environment import SideEnvironment
 from perfgate.run.inapp import callgrind
@@ -128,15 +129,20 @@ def callgrind_app(
         yield CallgrindApp(started, dumps, log_dir)
 
 
-def count_instructions(target: CallgrindApp, config: Config) -> dict[str, EndpointInstructions]:
-    """Instructions per request of every endpoint, counted on a running callgrind instance.
-    Only HTTP requests and file reads: safe to run in a thread beside another side's count."""
+def count_instructions(
+    target: CallgrindApp, config: Config, session: Session
+) -> dict[str, EndpointInstructions]:
+    """Instructions per request of every endpoint, counted on a running callgrind instance
+    (`session`: its login, if the config has one). Only HTTP requests and file reads: safe to
+    run in a thread beside another side's count."""
     requests, dumps = config.profile.instructions, target.dumps
     base = urlsplit(target.app.base_url)
     timeout = config.profile.timeout_s * SLOWDOWN
-    client = _Client(base.hostname or "127.0.0.1", base.port or 80, timeout)
+    client = _Client(base.hostname or "127.0.0.1", base.port or 80, timeout, session)
+    session.log_in()
     for endpoint in config.endpoints:
-        _warm_up(client, endpoint)
+        for _ in range(WARMUP_REQUESTS):
+            client.send(endpoint)
     if client.control("start") != "on valgrind":
         raise MeasurementError(
             "the callgrind instance does not run under valgrind",
@@ -157,6 +163,7 @@ def count_instructions(target: CallgrindApp, config: Config) -> dict[str, Endpoi
         per_batch = max(1, min(requests // INSTRUCTION_BATCHES, BATCH_INSTRUCTIONS // single))
         batches = []
         for batch in range(INSTRUCTION_BATCHES):
+            session.reset([endpoint])  # a write endpoint starts each batch from the same data
             for _ in range(per_batch):
                 client.send(endpoint)
             label = f"endpoint-{i}-batch-{batch}"
@@ -186,20 +193,25 @@ def _callgrind_instance(app: AppConfig) -> AppConfig:
     )
 
 
-def _warm_up(client: _Client, endpoint: Endpoint) -> None:
-    for _ in range(WARMUP_REQUESTS):
-        client.send(endpoint)
-
-
 class _Client:
     """Sequential, untimed requests to the callgrind instance, one connection each (as the
-    timed phases' sync workers see them)."""
+    timed phases' sync workers see them): an endpoint's `params` in turn, its login's values;
+    a 401 logs in again and sends once more (the login then counts in that batch, rarely)."""
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, session: Session) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.session = session
+        self.turns: dict[str, int] = {}
 
     def send(self, endpoint: Endpoint) -> int:
-        return self._request(endpoint.method, endpoint.path, endpoint.body, endpoint.headers)[0]
+        turn = self.turns[endpoint.name] = self.turns.get(endpoint.name, -1) + 1
+        for _ in range(2):
+            concrete = self.session.expand(endpoint)
+            sent = concrete[turn % len(concrete)]
+            status = self._request(sent.method, sent.path, sent.body, sent.headers)[0]
+            if not self.session.relogs_on(status, endpoint):
+                break
+        return status
 
     def control(self, action: str, label: str = "") -> str:
         path = f"{CONTROL_PATH}/{action}" + (f"?label={quote(label)}" if label else "")

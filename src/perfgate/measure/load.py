@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 
 from perfgate.config import Endpoint, LoadConfig
 from perfgate.judge.stats import percentile
 from perfgate.loadgen.engine import run_level
+from perfgate.measure.login import Session
 from perfgate.measure.profile import balanced_orders
 from perfgate.results import LoadEndpoint, LoadLevel
 
@@ -23,9 +25,11 @@ def load_level_pair(
     config: LoadConfig,
     concurrency: int,
     rng: random.Random,
+    sessions: Sequence[tuple[Session, Session]] = (),
 ) -> tuple[LoadLevel, LoadLevel]:
     """One level as `config.trials` short runs per side (on the (base, head) URL pairs, in
-    turn) in balanced random order, each side's runs then merged into one level."""
+    turn) in balanced random order, each side's runs then merged into one level. With the
+    pairs' `sessions`, each run's requests carry a login made just before it."""
     trials = max(config.trials, 2)
     # Each short trial is 1/trials of the level, its warm-up too: the app is already warm, the
     # warm-up only lets the new connections settle, and the total stays what the config says.
@@ -35,8 +39,22 @@ def load_level_pair(
     for n, order in enumerate(balanced_orders(trials, rng)):
         pair = pairs[n % len(pairs)]
         for side in order:
-            runs[side].append(run_level(pair[side], endpoints, one, concurrency))
+            session = sessions[n % len(pairs)][side] if sessions else None
+            requests = fresh_requests(session, endpoints, reset=n < len(pairs)) if session else None
+            runs[side].append(run_level(pair[side], endpoints, one, concurrency, requests=requests))
     return merge_levels(runs[0]), merge_levels(runs[1])
+
+
+def fresh_requests(
+    session: Session, endpoints: list[Endpoint], *, reset: bool = True
+) -> list[list[Endpoint]]:
+    """Each endpoint's concrete requests for a load run on the session's instance, after the
+    endpoints' reset commands (when `reset`) and a fresh login: a load level does not log in
+    again on a 401, so its token must outlive the level (docs/configuration.md#login)."""
+    if reset:
+        session.reset(endpoints)
+    session.log_in()
+    return [session.expand(e) for e in endpoints]
 
 
 def merge_levels(trials: list[LoadLevel]) -> LoadLevel:

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint
+from perfgate.measure.login import Session
 from perfgate.results import CallCount, EndpointProfile, EndpointQueries, QueryShape
 from perfgate.run.inapp.instrument import CALLS_HEADER, REQUEST_HEADER
 
@@ -48,8 +49,14 @@ class ProbeResult:
 
 
 def probe_endpoints(
-    base_url: str, endpoints: list[Endpoint], query_dir: Path | None, timeout_s: float
+    base_url: str,
+    endpoints: list[Endpoint],
+    query_dir: Path | None,
+    timeout_s: float,
+    session: Session | None = None,
 ) -> ProbeResult:
+    """Probe each endpoint on the app at `base_url`; with the instance's `session`, requests
+    carry its login, and a 401 logs in again and is sent once more."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     probes: dict[str, Probe] = {}
@@ -59,9 +66,17 @@ def probe_endpoints(
         records: list[dict[str, object]] = []
         encoding: str | None = None
         gzipped: int | None = None
-        for _ in range(REPEATS):
+        for repeat in range(REPEATS):
             request_id = uuid.uuid4().hex
-            encoding, gzipped = _request(host, port, endpoint, request_id, timeout_s)
+            concrete = session.expand(endpoint) if session else endpoint.expand()
+            sent = concrete[repeat % len(concrete)]
+            status, encoding, gzipped = _request(host, port, sent, request_id, timeout_s)
+            if session and session.relogs_on(status, endpoint):
+                sent, request_id = (
+                    session.expand(endpoint)[repeat % len(concrete)],
+                    uuid.uuid4().hex,
+                )
+                _, encoding, gzipped = _request(host, port, sent, request_id, timeout_s)
             if query_dir is None:
                 break  # only the encoding to learn: one request is enough
             record = _read_record(query_dir / f"{request_id}.json")
@@ -73,10 +88,12 @@ def probe_endpoints(
                 break
             records.append(record)
             counts.append(sum(int(str(s["count"])) for s in _shapes(record)))
-        # Calls are counted by the wrapper whether or not the app uses SQLAlchemy.
+        # Calls are counted by the wrapper whether or not the app uses SQLAlchemy; always of
+        # the endpoint's first concrete request (its first `params` value), so they compare.
         calls = None
         if query_dir is not None and encoding is not None:
-            calls = _count_calls(host, port, endpoint, query_dir, timeout_s)
+            first = (session.expand(endpoint) if session else endpoint.expand())[0]
+            calls = _count_calls(host, port, first, query_dir, timeout_s)
         probes[endpoint.name] = Probe(_summarize(counts, records), encoding, gzipped, calls)
     return ProbeResult(probes, "; ".join(sorted(notes)) or None)
 
@@ -131,8 +148,9 @@ def _request(
     request_id: str,
     timeout: float,
     count_calls: bool = False,
-) -> tuple[str | None, int | None]:
-    """(Content-Encoding answered to gzip, size of the body gzipped by us when it was not)."""
+) -> tuple[int | None, str | None, int | None]:
+    """(The status, Content-Encoding answered to gzip, size of the body gzipped by us when it
+    was not)."""
     headers = {**endpoint.headers, REQUEST_HEADER: request_id, "Accept-Encoding": "gzip"}
     if count_calls:
         headers[CALLS_HEADER] = "1"
@@ -142,9 +160,10 @@ def _request(
         response = connection.getresponse()
         body = response.read()
         encoding = (response.getheader("Content-Encoding") or "").strip().lower()
-        return encoding, None if encoding or not body else len(gzip.compress(body, 6))
+        gzipped = None if encoding or not body else len(gzip.compress(body, 6))
+        return response.status, encoding, gzipped
     except (OSError, http.client.HTTPException):
-        return None, None
+        return None, None, None
     finally:
         connection.close()
 

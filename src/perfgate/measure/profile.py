@@ -9,6 +9,10 @@ In A/B (`profile_pair`) the requests of a trial alternate between the sides one 
 (AB BA AB ..., the starting side balanced over trials and shuffled), so both halves of a pair are
 measured over the same fraction of a second.
 
+Given the instances' sessions (perfgate.measure.login), requests carry each instance's login
+values and cookies, an endpoint's `params` rotate sample by sample, a 401 logs in again and is
+sent once more, and endpoints' `reset:` commands run before each trial.
+
 With a time budget (`profile.time_budget_s`, or an endpoint's own `time_budget_s`) the warm-up
 also measures each endpoint's service time, and an endpoint whose `samples` would take longer
 than its budget gets fewer: budget / service time, spread over the same trials (at least
@@ -21,8 +25,9 @@ from __future__ import annotations
 import random
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import count as counter
 from urllib.parse import urlsplit
 
 from perfgate.config import Endpoint, ProfileConfig
@@ -30,7 +35,8 @@ from perfgate.judge.stats import percentile, summarize_ms
 from perfgate.loadgen.aio import run_interruptible
 from perfgate.loadgen.client import Connection, ErrorKind, Outcome
 from perfgate.loadgen.http1 import Target, build_request
-from perfgate.results import EndpointProfile
+from perfgate.measure.login import Session
+from perfgate.results import EndpointProfile, ParamFigures
 
 # The name of the fixed workload of perfgate.run.inapp.reference, profiled beside the endpoints.
 REFERENCE_NAME = "(reference)"
@@ -53,7 +59,9 @@ class Plan:
 
 # Per app instance: the endpoints, each with the URL it is requested at.
 Bound = list[tuple[Endpoint, str]]
-Trials = dict[str, list[list[Outcome]]]
+# A measured request: which of the endpoint's concrete requests (its `params` values) it was.
+Sent = tuple[int, Outcome]
+Trials = dict[str, list[list[Sent]]]
 
 
 def profile_endpoints(
@@ -63,13 +71,15 @@ def profile_endpoints(
     seed: int = 0,
     collected: list[EndpointProfile] | None = None,
     reference_urls: Sequence[str] = (),
+    sessions: Sequence[Session] = (),
 ) -> list[EndpointProfile]:
     """Profile every endpoint of the app running at `urls` (instances of the same app: trial t
     goes to instance t mod their number). If this raises (a signal, say), `collected` receives
     the summaries of the trials that finished, so the caller can keep them.
 
     With `reference_urls` (where the reference workload answers, path included: one per app
-    instance), every trial also samples it; its summary comes last, named REFERENCE_NAME."""
+    instance), every trial also samples it; its summary comes last, named REFERENCE_NAME.
+    `sessions` (one per instance, when given) log in and reset (see the module's docstring)."""
     instances = [[(e, url) for e in endpoints] for url in urls]
     if reference_urls:
         for bound, reference_url in zip(instances, reference_urls, strict=True):
@@ -77,8 +87,9 @@ def profile_endpoints(
             bound.append((Endpoint(name=REFERENCE_NAME, path=path), reference_url))
     outcomes: Trials = {e.name: [] for e, _ in instances[0]}
     plans: dict[str, Plan] = {}
+    prepared = _Prepared(instances, sessions)
     try:
-        run_interruptible(_profile(instances, config, seed, outcomes, plans))
+        run_interruptible(_profile(prepared, config, seed, outcomes, plans))
     except BaseException:
         if collected is not None:
             done = [e for e in endpoints if outcomes[e.name]]
@@ -92,14 +103,17 @@ def profile_pair(
     endpoints: list[Endpoint],
     config: ProfileConfig,
     rng: random.Random,
+    sessions: Sequence[tuple[Session, Session]] = (),
 ) -> tuple[list[EndpointProfile], list[EndpointProfile]]:
     """Profile base and head side by side: `urls` holds one (base, head) pair of instances per
-    pair of app instances; trials rotate over the pairs. Returns (base, head) profiles."""
+    pair of app instances (`sessions` their sessions, when given); trials rotate over the pairs.
+    Returns (base, head) profiles."""
     instances = [[(e, url) for e in endpoints] for pair in urls for url in pair]
+    prepared = _Prepared(instances, [s for pair in sessions for s in pair])
     base: Trials = {e.name: [] for e in endpoints}
     head: Trials = {e.name: [] for e in endpoints}
     plans: dict[str, Plan] = {}
-    run_interruptible(_profile_pair(instances, endpoints, config, rng, (base, head), plans))
+    run_interruptible(_profile_pair(prepared, endpoints, config, rng, (base, head), plans))
     return (
         [summarize_trials(e, base[e.name], plans[e.name]) for e in endpoints],
         [summarize_trials(e, head[e.name], plans[e.name]) for e in endpoints],
@@ -107,34 +121,57 @@ def profile_pair(
 
 
 class _Prepared:
-    """Per app instance, each endpoint's connection and encoded request (instances that share
+    """Per app instance, each endpoint's connection and encoded requests (instances that share
     a host and port, such as an app and the reference inside it, share the connection)."""
 
-    def __init__(self, instances: list[Bound]) -> None:
+    def __init__(self, instances: list[Bound], sessions: Sequence[Session]) -> None:
+        self.instances = instances
+        self.sessions = list(sessions)
         self.connections: dict[Target, Connection] = {}
-        self.requests: list[dict[str, tuple[Connection, bytes]]] = []
-        for bound in instances:
-            prepared = {}
-            for endpoint, url in bound:
-                target = Target.from_url(url)
-                connection = self.connections.setdefault(target, Connection(target))
-                prepared[endpoint.name] = (connection, build_request(target, endpoint))
-            self.requests.append(prepared)
+        self.requests = [self._encoded(i) for i in range(len(instances))]
+        self.turns: dict[tuple[int, str], counter[int]] = {}
+
+    def _encoded(self, i: int) -> dict[str, tuple[Connection, list[bytes]]]:
+        session = self.sessions[i] if self.sessions else None
+        prepared = {}
+        for endpoint, url in self.instances[i]:
+            target = Target.from_url(url)
+            connection = self.connections.setdefault(target, Connection(target))
+            own = session and endpoint.name != REFERENCE_NAME
+            concrete = session.expand(endpoint) if session and own else endpoint.expand()
+            prepared[endpoint.name] = (connection, [build_request(target, c) for c in concrete])
+        return prepared
+
+    async def send(self, i: int, endpoint: Endpoint, timeout: float) -> Sent:
+        """One request of `endpoint` to instance `i`: its next parameter value; after a 401
+        that logged in again, the same request once more."""
+        turn = next(self.turns.setdefault((i, endpoint.name), counter()))
+        head = endpoint.method == "HEAD"
+        connection, raws = self.requests[i][endpoint.name]
+
+        variant = turn % len(raws)
+        outcome = await connection.request(raws[variant], timeout, head)
+        if self.sessions and self.sessions[i].relogs_on(outcome.status, endpoint):
+            self.requests[i] = self._encoded(i)
+            connection, raws = self.requests[i][endpoint.name]
+            outcome = await connection.request(raws[variant], timeout, head)
+        return variant, outcome
+
+    def reset(self, i: int, endpoints: list[Endpoint]) -> None:
+        if self.sessions:
+            self.sessions[i].reset(endpoints)
 
     async def warm_up(self, endpoints: list[Endpoint], config: ProfileConfig) -> dict[str, Plan]:
         """Warm every instance up; returns each endpoint's requests per trial, cut to its time
         budget by the service time the warm-up measured (all instances together)."""
         seconds: dict[str, list[float]] = {e.name: [] for e in endpoints}
-        for prepared in self.requests:
+        for i in range(len(self.requests)):
             for endpoint in endpoints:
-                connection, raw = prepared[endpoint.name]
                 count = config.warmup
                 if _budget(endpoint, config) is not None:
                     count = max(count, MIN_WARMUP)
                 for _ in range(count):
-                    done = await connection.request(
-                        raw, config.timeout_s, endpoint.method == "HEAD"
-                    )
+                    _, done = await self.send(i, endpoint, config.timeout_s)
                     if done.error is None:
                         seconds[endpoint.name].append(done.latency_s)
         return {e.name: plan_samples(e, config, seconds[e.name]) for e in endpoints}
@@ -145,33 +182,31 @@ class _Prepared:
 
 
 async def _profile(
-    instances: list[Bound],
+    prepared: _Prepared,
     config: ProfileConfig,
     seed: int,
     outcomes: Trials,
     plans: dict[str, Plan],
 ) -> None:
-    order = [e for e, _ in instances[0]]
-    prepared = _Prepared(instances)
+    order = [e for e, _ in prepared.instances[0]]
+    count_instances = len(prepared.instances)
     try:
         plans.update(await prepared.warm_up(order, config))
         shuffle = random.Random(seed)
         for t in range(config.trials):
             shuffle.shuffle(order)
-            requests = prepared.requests[t % len(instances)]
+            i = t % count_instances
+            prepared.reset(i, order)
             for endpoint in order:
-                (connection, raw), head = requests[endpoint.name], endpoint.method == "HEAD"
-                trial = [
-                    await connection.request(raw, config.timeout_s, head)
-                    for _ in range(plans[endpoint.name].counts[t])
-                ]
+                count = plans[endpoint.name].counts[t]
+                trial = [await prepared.send(i, endpoint, config.timeout_s) for _ in range(count)]
                 outcomes[endpoint.name].append(trial)
     finally:
         await prepared.close()
 
 
 async def _profile_pair(
-    instances: list[Bound],
+    prepared: _Prepared,
     endpoints: list[Endpoint],
     config: ProfileConfig,
     rng: random.Random,
@@ -179,8 +214,7 @@ async def _profile_pair(
     plans: dict[str, Plan],
 ) -> None:
     orders = {e.name: balanced_orders(config.trials, rng) for e in endpoints}
-    pairs = len(instances) // 2
-    prepared = _Prepared(instances)
+    pairs = len(prepared.instances) // 2
     try:
         # Both sides' warm-ups together give one count per endpoint and trial, for both sides.
         plans.update(await prepared.warm_up(endpoints, config))
@@ -188,17 +222,18 @@ async def _profile_pair(
         for t in range(config.trials):
             rng.shuffle(order)
             j = t % pairs  # trials rotate over the pairs of instances
-            sides = (prepared.requests[2 * j], prepared.requests[2 * j + 1])
+            sides = (2 * j, 2 * j + 1)
+            for i in sides:
+                prepared.reset(i, order)
             for endpoint in order:
-                head = endpoint.method == "HEAD"
-                blocks: list[list[Outcome]] = [[], []]
+                blocks: list[list[Sent]] = [[], []]
                 # Request by request, alternating AB BA AB ...: both sides of a trial see the
                 # same fraction of a second of the machine, so a contention burst hits both.
                 first = orders[endpoint.name][t]
-                for i in range(plans[endpoint.name].counts[t]):
-                    for side in first if i % 2 == 0 else first[::-1]:
-                        connection, raw = sides[side][endpoint.name]
-                        blocks[side].append(await connection.request(raw, config.timeout_s, head))
+                for n in range(plans[endpoint.name].counts[t]):
+                    for side in first if n % 2 == 0 else first[::-1]:
+                        outcome = await prepared.send(sides[side], endpoint, config.timeout_s)
+                        blocks[side].append(outcome)
                 for side in (0, 1):
                     outcomes[side][endpoint.name].append(blocks[side])
     finally:
@@ -236,13 +271,14 @@ def split_samples(total: int, parts: int) -> list[int]:
 
 
 def summarize_trials(
-    endpoint: Endpoint, trials: list[list[Outcome]], plan: Plan | None = None
+    endpoint: Endpoint, sent: list[list[Sent]], plan: Plan | None = None
 ) -> EndpointProfile:
     """One endpoint's profile; a time budget that cut its samples (`plan`) is recorded."""
 
     def succeeded(outcome: Outcome) -> bool:
         return outcome.error is None and outcome.status in endpoint.expect_status
 
+    trials = [[o for _, o in trial] for trial in sent]
     everything = [o for trial in trials for o in trial]
     ok = [o for o in everything if succeeded(o)]
     errors = Counter((o.error or ErrorKind.STATUS).value for o in everything if not succeeded(o))
@@ -261,6 +297,27 @@ def summarize_trials(
         error_rate=(len(everything) - len(ok)) / len(everything) if everything else 0.0,
         bytes_mean=statistics.fmean(o.nbytes for o in ok) if ok else 0.0,
         samples_ms=[round(o.latency_s * 1000, 4) for o in ok],
+        by_param=_by_param(endpoint, [s for trial in sent for s in trial], succeeded),
         time_budget_s=plan.budget_s if plan else None,
         warmup_ms=plan.service_ms if plan else None,
     )
+
+
+def _by_param(
+    endpoint: Endpoint, sent: list[Sent], succeeded: Callable[[Outcome], bool]
+) -> list[ParamFigures]:
+    """Each `params` value's own figures (none for an endpoint without params)."""
+    figures = []
+    for n in range(len(next(iter(endpoint.params.values()), []))):
+        outcomes = [o for variant, o in sent if variant == n]
+        ms = [o.latency_s * 1000 for o in outcomes if succeeded(o)]
+        figures.append(
+            ParamFigures(
+                value=", ".join(f"{k}={v[n]}" for k, v in endpoint.params.items()),
+                requests=len(outcomes),
+                median_ms=round(statistics.median(ms), 4) if ms else None,
+                p95_ms=round(percentile(ms, 95), 4) if ms else None,
+                error_rate=(len(outcomes) - len(ms)) / len(outcomes) if outcomes else 0.0,
+            )
+        )
+    return figures

@@ -26,7 +26,8 @@ from perfgate.layout import Layout
 from perfgate.loadgen.engine import run_level
 from perfgate.measure.instructions import callgrind_app, count_instructions
 from perfgate.measure.instructions import why_not_counted as why_not_instructions
-from perfgate.measure.load import load_level_pair
+from perfgate.measure.load import fresh_requests, load_level_pair
+from perfgate.measure.login import Session
 from perfgate.measure.probe import apply, probe_endpoints
 from perfgate.measure.profile import profile_endpoints, profile_pair
 from perfgate.results import (
@@ -130,12 +131,13 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
             apps, reference_urls = _start_instances(stack, config, record, layout)
             watched = [(record, apps)]
             record.description, record.instances = apps[0].description, len(apps)
+            sessions = _sessions(config, record, apps, progress)
             record.phase = "profile"
             progress(f"profiling {len(config.endpoints)} endpoint(s) on {len(apps)} instance(s)")
             urls = [app.base_url for app in apps]
             profiles = profile_endpoints(
                 urls, config.endpoints, config.profile, collected=record.profiles,
-                reference_urls=reference_urls,
+                reference_urls=reference_urls, sessions=sessions,
             )  # fmt: skip
             if reference_urls:
                 record.reference = profiles.pop()
@@ -143,12 +145,15 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
             _still_running(watched)
             # Statement counts and load: the first instance stands for the app (counts are
             # exact, and one load at a time is all the machine can serve).
-            _probe(config, [(record, apps[0])])
+            _probe(config, [(record, apps[0], sessions[0])])
             _still_running(watched)
             for concurrency in config.load.concurrency if config.load.enabled else []:
                 record.phase = f"load at {concurrency} connections"
                 progress(f"load test at {concurrency} connections")
-                level = run_level(apps[0].base_url, config.endpoints, config.load, concurrency)
+                requests = fresh_requests(sessions[0], config.endpoints)
+                level = run_level(
+                    apps[0].base_url, config.endpoints, config.load, concurrency, requests=requests
+                )
                 record.levels.append(level)
                 _still_running(watched)
             _count_instructions(config, [record], layout, progress)
@@ -179,20 +184,27 @@ def measure_pair(
         watched = [(record, [pair[i] for pair in pairs]) for i, record in enumerate(records)]
         for i, record in enumerate(records):
             record.description, record.instances = pairs[0][i].description, len(pairs)
+        bases, heads = (
+            _sessions(config, r, [p[i] for p in pairs], progress) for i, r in enumerate(records)
+        )
+        sessions = list(zip(bases, heads, strict=True))  # per pair of instances, as `pairs`
+        for record in records:
             record.phase = "profile"
         progress(f"profiling {len(config.endpoints)} endpoint(s), base and head interleaved")
         urls = [(base.base_url, head.base_url) for base, head in pairs]
         records[0].profiles, records[1].profiles = profile_pair(
-            urls, config.endpoints, config.profile, rng
+            urls, config.endpoints, config.profile, rng, sessions
         )
         _still_running(watched)
-        _probe(config, [(record, pairs[0][i]) for i, record in enumerate(records)])
+        _probe(config, [(r, pairs[0][i], sessions[0][i]) for i, r in enumerate(records)])
         _still_running(watched)
         for concurrency in config.load.concurrency if config.load.enabled else []:
             for record in records:
                 record.phase = f"load at {concurrency} connections"
             progress(f"load test at {concurrency} connections, base and head in turn")
-            levels = load_level_pair(urls, config.endpoints, config.load, concurrency, rng)
+            levels = load_level_pair(
+                urls, config.endpoints, config.load, concurrency, rng, sessions
+            )
             for record, level in zip(records, levels, strict=True):
                 record.levels.append(level)
             _still_running(watched)
@@ -315,12 +327,28 @@ def _start_pairs(
     return [(started[0, j], started[1, j]) for j in range(count)]
 
 
-def _probe(config: Config, firsts: list[tuple[RunRecord, App]]) -> None:
+def _sessions(
+    config: Config, record: RunRecord, apps: list[App], progress: Progress
+) -> list[Session]:
+    """One session per app instance of the side, logged in when the config has a login."""
+    env = {**record.side.app.env, **record.environment.variables()}
+    timeout, folder = config.profile.timeout_s, record.side.folder
+    sessions = [Session(app.base_url, config.login, timeout, folder, env) for app in apps]
+    if config.login:
+        record.phase = "login"
+        login = config.login
+        progress(record.side.says(f"logging in ({login.method} {login.path}) on each instance"))
+        for session in sessions:
+            session.log_in()
+    return sessions
+
+
+def _probe(config: Config, firsts: list[tuple[RunRecord, App, Session]]) -> None:
     """The untimed probe pass (SQL statements, compression) on each side's first instance."""
-    for record, app in firsts:
+    for record, app, session in firsts:
         record.phase = "query count"
         timeout = config.profile.timeout_s
-        probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout)
+        probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout, session)
         record.profiles = apply(record.profiles, probed)
         record.queries_note = probed.note
 
@@ -358,7 +386,10 @@ def _count_instructions(
             except MeasurementError as exc:
                 record.instructions_note = f"instructions per request were not counted: {exc}"
                 continue
-            futures.append((record, pool.submit(count_instructions, target, config)))
+            env = {**side.app.env, **record.environment.variables()}
+            session = Session(target.app.base_url, config.login, config.profile.timeout_s * 100,
+                              side.folder, env)  # fmt: skip
+            futures.append((record, pool.submit(count_instructions, target, config, session)))
         for record, future in futures:
             try:
                 counted = future.result()
