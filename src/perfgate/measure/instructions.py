@@ -44,7 +44,7 @@ from perfgate.run.server import App, running_app
 # Warm-up per endpoint, uninstrumented: Python 3.11 specializes a function's bytecode over its
 # first calls, and the app fills its caches. A fixed count, never a time: the state the measured
 # requests find must not depend on how fast the machine was.
-WARMUP_REQUESTS = 15
+WARMUP_REQUESTS = 40
 # Instructions a batch should cost, about: 20 M take ~0.5 s under callgrind here.
 BATCH_INSTRUCTIONS = 20_000_000
 KEPT_FUNCTIONS = 40
