@@ -90,7 +90,9 @@ def start() -> Iterator[PostgresServer]:
     port = _free_port()
     try:
         subprocess.run(
-            _as_owner([_binary("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8"]),
+            _as_owner(
+                [_binary("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8"]
+            ),
             check=True,
             capture_output=True,
             timeout=120,

@@ -14,7 +14,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "perfgate"
 IN_APP = ["perfgate.run.inapp.instrument", "perfgate.run.inapp.reference"]
-KERNEL = {"errors", "config", "results", "redact", "console", "layout"}
+KERNEL = {"errors", "config", "results", "database", "redact", "console", "layout"}
 # What each stage may import from perfgate besides itself and the kernel.
 ALLOWED = {
     "kernel": set(),

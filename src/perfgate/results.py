@@ -11,7 +11,9 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
       reference workload's profile) and `instances` (app instances the profile rotated over);
       results `confirmation` (the second measurement of a stored-baseline check) and check
-      `confirmation` (the change that second measurement found).
+      `confirmation` (the change that second measurement found); per endpoint `queries.plans`
+      (query plans), `cache_headers`, `identical_body` and `content_type`; run `pool`; per
+      finding `saving_ms`, `saving_share` and `next_run`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -31,6 +33,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from perfgate import __version__
+from perfgate.database import PoolStats, QueryPlan
 from perfgate.errors import ResultsError
 
 SCHEMA_VERSION = 1
@@ -75,6 +78,7 @@ class EndpointQueries(_Frozen):
     per_request: list[int]
     time_ms: float
     shapes: list[QueryShape]
+    plans: list[QueryPlan] = Field(default_factory=list)
 
 
 class EndpointProfile(_Frozen):
@@ -99,6 +103,11 @@ class EndpointProfile(_Frozen):
     content_encoding: str | None = None
     # Size of the uncompressed body after gzip (level 6), for the payload finding.
     gzip_bytes: int | None = None
+    # Probe pass: cache headers present (None = not probed), same bytes in every answer (the
+    # last one over a second after the first), Content-Type.
+    cache_headers: list[str] | None = None
+    identical_body: bool | None = None
+    content_type: str | None = None
 
 
 class LoadEndpoint(_Frozen):
@@ -187,6 +196,8 @@ class RunResult(_Frozen):
     reference: EndpointProfile | None = None
     # How many processes of the app (each started fresh) the profile trials rotated over.
     instances: int = 1
+    # Pool checkouts in the load phase (stored mode, first instance); None = not seen.
+    pool: PoolStats | None = None
 
 
 class Check(_Frozen):
@@ -227,6 +238,11 @@ class Finding(_Frozen):
     evidence: dict[str, float | int | str]
     recommendation: str
     statement: str | None = None
+    # judge/advice.py: ms the fix saves per request, share of a worker it frees at the load
+    # level that hurt most, how the next run shows it worked.
+    saving_ms: float | None = None
+    saving_share: float | None = None
+    next_run: str | None = None
 
 
 class LoadPoint(_Frozen):

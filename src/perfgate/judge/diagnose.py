@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from perfgate.judge import advice
 from perfgate.results import EndpointProfile, Finding, LoadLevel, RunResult, Severity
 
 SEVERITY_ORDER: dict[str, int] = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
@@ -44,7 +45,9 @@ def diagnose(run: RunResult) -> list[Finding]:
     findings += failing_under_load(levels)
     findings += queueing(run, levels)
     findings += workers_vs_cpus(run, bool(plateau(run, levels)))
-    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.endpoint))
+    findings += advice.advice(run)  # the fixes named: indexes, caching, pooling
+    ordered = sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.endpoint))
+    return advice.prioritize(run, ordered)
 
 
 def _grade(

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perfgate.config import AppConfig, Config
+from perfgate.database import PoolStats
 from perfgate.errors import ConfigError, Interrupted, MeasurementError, Terminated
 from perfgate.layout import Layout
 from perfgate.loadgen.engine import run_level
+from perfgate.measure import pool
 from perfgate.measure.load import load_level_pair
 from perfgate.measure.probe import apply, probe_endpoints
 from perfgate.measure.profile import profile_endpoints, profile_pair
@@ -79,6 +81,7 @@ class RunRecord:
         self.queries_note: str | None = None
         self.reference: EndpointProfile | None = None
         self.instances = 1
+        self.pool: PoolStats | None = None
         self.reason: str | None = None
         self.environment: SideEnvironment = shared_environment()
         self._result: RunResult | None = None
@@ -112,6 +115,7 @@ class RunRecord:
             incomplete_reason=self.reason,
             reference=self.reference,
             instances=self.instances,
+            pool=self.pool,
         )
 
 
@@ -140,12 +144,15 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
             # exact, and one load at a time is all the machine can serve).
             _probe(config, [(record, apps[0])])
             _still_running(watched)
+            pool_before = pool.snapshot(apps[0].query_dir)
             for concurrency in config.load.concurrency if config.load.enabled else []:
                 record.phase = f"load at {concurrency} connections"
                 progress(f"load test at {concurrency} connections")
                 level = run_level(apps[0].base_url, config.endpoints, config.load, concurrency)
                 record.levels.append(level)
                 _still_running(watched)
+            if record.levels:
+                record.pool = pool.during_load(apps[0].query_dir, pool_before)
             _note_worker_deaths(watched)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from perfgate.judge.diagnose import rating
+from perfgate.report.advice import plans_details, priorities
 from perfgate.report.charts import Chart, mermaid
 from perfgate.report.sections import (
     findings_details,
@@ -53,6 +54,8 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     parts += ["", *_changed(results.checks)]
     if results.findings:
         parts += ["", *findings_summary(results.findings)]
+        ranked = priorities(results.findings, run)
+        parts += ["", *ranked] if ranked else []
     if results.checks:
         parts += [
             "",
@@ -67,6 +70,8 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     statements = queries_details(run.endpoints, run.queries_note)
     if statements:
         parts += ["", *statements]
+    plans = plans_details(run.endpoints)
+    parts += ["", *plans] if plans else []
     if run.load:
         parts += ["", *details("Load test", _load_table(run.load))]
     charts = load_charts_section(results, chart)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from perfgate.run.inapp import reference
+from perfgate.run.inapp import plans, pool, reference
 
 TARGET_ENV = "PERFGATE_TARGET"
 DIR_ENV = "PERFGATE_QUERY_DIR"
@@ -69,16 +69,23 @@ class _Recorder:
     def __init__(self) -> None:
         self.shapes: dict[str, list[float]] = {}  # shape -> [count, seconds]
         self.started: list[tuple[str, float]] = []
+        self.plans: dict[str, dict[str, Any] | None] = {}  # shape -> its plan (plans.py)
 
     def before(self, statement: str) -> None:
         shape = normalize(statement)
         self.shapes.setdefault(shape, [0, 0.0])[0] += 1
         self.started.append((shape, time.perf_counter()))
 
-    def after(self) -> None:
-        if self.started:
-            shape, began = self.started.pop()
-            self.shapes[shape][1] += time.perf_counter() - began
+    def after(self) -> str | None:
+        if not self.started:
+            return None
+        shape, began = self.started.pop()
+        self.shapes[shape][1] += time.perf_counter() - began
+        return shape
+
+    def plan(self, shape: str, conn: Any, cursor: Any, statement: str, parameters: Any) -> None:
+        if shape not in self.plans:  # once per shape, after its time was taken
+            self.plans[shape] = plans.explain(conn.dialect.name, cursor, statement, parameters)
 
     def as_json(self, counted: bool) -> str:
         ordered = sorted(self.shapes.items(), key=lambda item: (-item[1][0], item[0]))
@@ -86,7 +93,8 @@ class _Recorder:
             {"shape": shape, "count": int(count), "time_ms": round(seconds * 1000, 3)}
             for shape, (count, seconds) in ordered
         ]
-        return json.dumps({"counted": counted, "shapes": shapes})
+        explained = [{"shape": shape, **plan} for shape, plan in self.plans.items() if plan]
+        return json.dumps({"counted": counted, "shapes": shapes, "plans": explained})
 
 
 def _before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -95,10 +103,14 @@ def _before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         recorder.before(statement)
 
 
-def _after(*_args: Any) -> None:
+def _after(
+    conn: Any, cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+) -> None:
     recorder: _Recorder | None = getattr(_local, "recorder", None)
     if recorder is not None:
-        recorder.after()
+        shape = recorder.after()
+        if shape is not None and not many:
+            recorder.plan(shape, conn, cursor, statement, parameters)
 
 
 def attach() -> bool:
@@ -198,4 +210,6 @@ def wrapped() -> Counting:
     app: WSGIApp = import_app(os.environ[TARGET_ENV])
     directory = Path(os.environ[DIR_ENV])
     directory.mkdir(parents=True, exist_ok=True)
+    if "sqlalchemy" in sys.modules:
+        pool.hook(directory)  # connection waits under load (run/inapp/pool.py)
     return Counting(app, directory)

@@ -1,0 +1,112 @@
+"""Findings that name the fix, on real apps: query plans and indexes, caching, pooling."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from perfgate.config import Config, load_config
+from perfgate.console import Console
+from perfgate.core.check import measure_stored
+from perfgate.judge.diagnose import diagnose
+from perfgate.layout import Layout
+from perfgate.results import Finding, RunResult
+
+REPO = Path(__file__).resolve().parents[1]
+APPS = REPO / "tests" / "apps"
+ROWS = 30_000
+QUICK = {"profile": {"warmup": 1, "samples": 5, "trials": 1}, "load": {"enabled": False}}
+
+
+def _orders_db(path: Path, indexed: bool) -> Path:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, total INTEGER)")
+        rows = ((i, f"customer-{i % 997}", i % 113) for i in range(1, ROWS + 1))
+        db.executemany("INSERT INTO orders VALUES (?, ?, ?)", rows)
+        if indexed:
+            db.execute("CREATE INDEX orders_by_customer ON orders (customer)")
+    db.close()
+    return path
+
+
+def _config(tmp_path: Path, url: str, paths: dict[str, str], **extra: Any) -> Config:
+    shutil.copy(APPS / "advice_app.py", tmp_path / "advice_app.py")
+    app = {"target": "advice_app:create_app()", "workers": 2, "startup_timeout_s": 30}
+    app["env"] = {"ADVICE_APP_URL": url, **extra.pop("env", {})}
+    document = {
+        "app": {**app, **extra.pop("app", {})},
+        "endpoints": [{"name": name, "path": path} for name, path in paths.items()],
+        **QUICK,
+        **extra,
+    }
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return load_config(path)
+
+
+def _measured(config: Config, out: Path) -> RunResult:
+    return measure_stored(config, None, Layout(out), Console())[0]
+
+
+def _kind(findings: list[Finding], kind: str) -> list[Finding]:
+    return [f for f in findings if f.kind == kind]
+
+
+PATHS = {"orders": "/orders", "catalog": "/catalog", "clock": "/clock", "cached": "/cached"}
+
+
+def test_unindexed_filter_gets_the_index_verified_on_a_copy(tmp_path: Path) -> None:
+    database = _orders_db(tmp_path / "orders.db", indexed=False)
+    before = database.read_bytes()
+    run = _measured(_config(tmp_path, f"sqlite:///{database}", PATHS), tmp_path / "out")
+    orders = next(p for p in run.endpoints if p.name == "orders")
+    assert orders.queries is not None
+    (plan,) = orders.queries.plans
+    assert plan.database == "sqlite" and plan.lines == ["SCAN orders"]
+    (scan,) = plan.scans
+    assert (scan.table, scan.columns, scan.rows) == ("orders", ["customer"], ROWS)
+    assert scan.create_index == "CREATE INDEX ix_orders_customer ON orders (customer)"
+    assert scan.verified is True
+    assert scan.plan_after == ["SEARCH orders USING INDEX ix_orders_customer (customer=?)"]
+    assert scan.ms_before is not None and scan.ms_after is not None
+    assert database.read_bytes() == before  # the app's own database was only read
+
+    findings = diagnose(run)
+    (index,) = _kind(findings, "missing_index")
+    assert index.endpoint == "orders" and index.severity == "LOW"
+    assert index.evidence["plan_line"] == "SCAN orders" and index.evidence["rows"] == ROWS
+    assert "CREATE INDEX ix_orders_customer ON orders (customer)" in index.recommendation
+    assert "Verified on a scratch copy" in index.recommendation
+    assert index.statement is not None and "WHERE orders.customer = ?" in index.statement
+    assert index.saving_ms is not None and index.saving_ms > 0
+    assert index.next_run is not None
+
+    # Caching: the catalog and the orders' sums answer the same bytes every time; the clock
+    # changes within the probe pass, and the cached endpoint already says how long to keep it.
+    by_name = {p.name: p for p in run.endpoints}
+    assert by_name["catalog"].identical_body is True and by_name["catalog"].cache_headers == []
+    assert by_name["clock"].identical_body is False
+    assert by_name["cached"].cache_headers == ["cache-control"]
+    caches = {f.endpoint: f for f in _kind(findings, "cacheable")}
+    assert set(caches) == {"catalog", "orders"}
+    cache = caches["catalog"]
+    assert cache.evidence["cache_headers"] == "none"
+    assert cache.saving_ms == cache.evidence["median_ms"]
+    assert "Cache-Control" in cache.recommendation
+
+
+def test_with_the_index_there_is_no_index_finding(tmp_path: Path) -> None:
+    database = _orders_db(tmp_path / "orders.db", indexed=True)
+    run = _measured(
+        _config(tmp_path, f"sqlite:///{database}", {"orders": "/orders"}), tmp_path / "out"
+    )
+    (orders,) = run.endpoints
+    assert orders.queries is not None
+    (plan,) = orders.queries.plans
+    assert plan.scans == [] and "USING COVERING INDEX orders_by_customer" not in str(plan.lines)
+    assert any("orders_by_customer" in line for line in plan.lines)
+    assert _kind(diagnose(run), "missing_index") == []
