@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from perfgate.config import Config, load_config
@@ -15,6 +16,7 @@ from perfgate.core.check import measure_stored
 from perfgate.judge.diagnose import diagnose
 from perfgate.layout import Layout
 from perfgate.results import Finding, RunResult
+from tests.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
 APPS = REPO / "tests" / "apps"
@@ -110,3 +112,69 @@ def test_with_the_index_there_is_no_index_finding(tmp_path: Path) -> None:
     assert plan.scans == [] and "USING COVERING INDEX orders_by_customer" not in str(plan.lines)
     assert any("orders_by_customer" in line for line in plan.lines)
     assert _kind(diagnose(run), "missing_index") == []
+
+
+@pytest.mark.parametrize("pool", [1, 4])
+def test_a_pool_smaller_than_the_threads_makes_requests_wait(tmp_path: Path, pool: int) -> None:
+    database = _orders_db(tmp_path / "orders.db", indexed=True)
+    config = _config(
+        tmp_path, f"sqlite:///{database}", {"held": "/held"},
+        app={"workers": 1, "worker_class": "gthread", "threads": 4},
+        env={"ADVICE_APP_POOL": str(pool), "ADVICE_APP_HOLD_MS": "20"},
+        load={"concurrency": [4], "duration_s": 1.5, "warmup_s": 0.2},
+    )  # fmt: skip
+    run = _measured(config, tmp_path / "out")
+    assert run.pool is not None and run.pool.capacity == pool and run.pool.processes == 1
+    assert run.pool.checkouts >= run.load[0].requests  # the load phase's checkouts, at least
+    found = _kind(diagnose(run), "pool_wait")
+    if pool == 4:
+        assert run.pool.waits == 0 and found == []
+        return
+    # Four threads share one connection held 20 ms a time: most checkouts wait.
+    assert run.pool.waits > run.pool.checkouts / 2 and run.pool.wait_ms > 0
+    (finding,) = found
+    assert finding.severity == "MEDIUM" and finding.evidence["pool_per_process"] == 1
+    assert finding.evidence["threads_per_worker"] == 4
+    assert "pool_size at least the threads per worker (4)" in finding.recommendation
+    assert finding.saving_ms is not None and finding.saving_ms > 0
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_postgresql_plans_come_through_the_apps_connection(
+    tmp_path: Path, postgres: PostgresServer, indexed: bool
+) -> None:
+    database = f"advice_{'indexed' if indexed else 'plain'}"
+    postgres.psql(f"CREATE DATABASE {database}")
+    index = "CREATE INDEX orders_by_customer ON orders (customer);" if indexed else ""
+    postgres.psql(
+        "CREATE TABLE orders (id serial PRIMARY KEY, customer text, total int);"
+        f"INSERT INTO orders (customer, total) SELECT 'customer-' || (i % 997), i % 113 "
+        f"FROM generate_series(1, {ROWS}) AS i; {index} ANALYZE orders",
+        database,
+    )
+    run = _measured(
+        _config(tmp_path, postgres.url(database), {"orders": "/orders"}), tmp_path / "out"
+    )
+    (orders,) = run.endpoints
+    assert orders.queries is not None
+    (plan,) = orders.queries.plans
+    assert plan.database == "postgresql" and plan.error is None
+    findings = _kind(diagnose(run), "missing_index")
+    if indexed:
+        assert plan.scans == [] and findings == []
+        assert any("orders_by_customer" in line for line in plan.lines)
+        return
+    (scan,) = plan.scans
+    assert "Seq Scan on orders" in scan.line
+    assert (scan.table, scan.columns, scan.rows, scan.verified) == (
+        "orders",
+        ["customer"],
+        ROWS,
+        None,
+    )
+    (finding,) = findings
+    assert "CREATE INDEX ix_orders_customer ON orders (customer)" in finding.recommendation
+    assert "Not tried on a copy" in finding.recommendation
+    assert (
+        postgres.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'", database) == "1"
+    )
