@@ -15,7 +15,9 @@ from perfgate.console import Console
 from perfgate.core.check import measure_stored
 from perfgate.judge.diagnose import diagnose
 from perfgate.layout import Layout
-from perfgate.results import Finding, RunResult
+from perfgate.report.markdown import render_markdown
+from perfgate.results import Finding, ResultsFile, RunResult
+from perfgate.run.inapp import plans
 from tests.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,6 +102,12 @@ def test_unindexed_filter_gets_the_index_verified_on_a_copy(tmp_path: Path) -> N
     assert cache.saving_ms == cache.evidence["median_ms"]
     assert "Cache-Control" in cache.recommendation
 
+    report = render_markdown(ResultsFile(verdict="pass", checks=[], run=run, findings=findings))
+    ranked = report[report.index("### Fixes by measured saving") :].split("\n\n")[1]
+    assert ranked.count("cacheable") == 2 and ranked.count("missing_index") == 1
+    row = "| SCAN orders | 30000 | CREATE INDEX ix_orders_customer ON orders (customer) |"
+    assert f"{row} yes, on a copy |" in report
+
 
 def test_with_the_index_there_is_no_index_finding(tmp_path: Path) -> None:
     database = _orders_db(tmp_path / "orders.db", indexed=True)
@@ -178,3 +186,26 @@ def test_postgresql_plans_come_through_the_apps_connection(
     assert (
         postgres.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'", database) == "1"
     )
+
+
+def _explain(database: Path, statement: str, parameters: tuple[object, ...]) -> dict[str, Any]:
+    with sqlite3.connect(database) as connection:
+        plan = plans.explain("sqlite", connection.cursor(), statement, parameters)
+    connection.close()
+    assert plan is not None
+    return plan
+
+
+def test_plans_read_aliases_and_leave_unfiltered_scans_alone(tmp_path: Path) -> None:
+    database = _orders_db(tmp_path / "orders.db", indexed=False)
+    aliased = _explain(database, "SELECT o.id FROM orders AS o WHERE o.customer = ?", ("c-1",))
+    assert aliased["lines"] == ["SCAN o"]
+    (scan,) = aliased["scans"]
+    assert (scan["table"], scan["columns"], scan["verified"]) == ("orders", ["customer"], True)
+    two = _explain(database, "SELECT id FROM orders WHERE total > ? AND customer = ?", (5, "c"))
+    assert two["scans"][0]["create_index"] == (
+        "CREATE INDEX ix_orders_customer_total ON orders (customer, total)"
+    )
+    assert _explain(database, "SELECT id, total FROM orders ORDER BY id", ())["scans"] == []
+    assert _explain(database, "SELECT id FROM orders WHERE id = ?", (3,))["scans"] == []
+    assert plans.explain("sqlite", None, "INSERT INTO orders VALUES (?, ?, ?)", ()) is None

@@ -28,6 +28,7 @@ from typing import Any
 
 EXPLAINABLE = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
 VERIFY_MIN_ROWS = 1000  # smaller tables are not worth a copy: the judge ignores them anyway
+VERIFY_MAX_BYTES = 512 * 1024 * 1024  # larger databases are not copied
 TIMING_RUNS = 5
 _SQLITE_SCAN = re.compile(r"^SCAN (?:TABLE )?(\w+)(?: AS (\w+))?$")
 _SQLITE_AUTOMATIC = re.compile(r"USING AUTOMATIC (?:PARTIAL )?(?:COVERING )?INDEX \((\w+)")
@@ -114,7 +115,9 @@ def _verify(
     """Create the index on a scratch copy, plan and time the statement before and after."""
     database = _sqlite_file(connection)
     if database is None:
-        return {"verified": False, "verify_note": "an in-memory database cannot be copied"}
+        return {"verify_note": "an in-memory database cannot be copied"}
+    if Path(database).stat().st_size > VERIFY_MAX_BYTES:
+        return {"verify_note": f"the database is over {VERIFY_MAX_BYTES >> 20} MiB: not copied"}
     key = (database, table, tuple(columns))
     if key not in _verified:
         with tempfile.TemporaryDirectory(prefix="perfgate-plan-") as folder:
@@ -230,17 +233,19 @@ def _sources(statement: str) -> dict[str, str]:
 
 def _filtered_columns(statement: str, name: str, columns: list[str], alone: bool) -> list[str]:
     """Columns of table `name` compared in the statement (qualified, or bare when it is the
-    only table), in the order they first appear there."""
+    only table): those compared for equality first (an index serves them best leading), each
+    group in the order the statement names them."""
     text = re.split(r"\bWHERE\b|\bON\b", statement, maxsplit=1, flags=re.IGNORECASE)
     tail = " ".join(text[1:]) if len(text) > 1 else ""
     prefix = rf"(?:\"?{re.escape(name)}\"?\.){'?' if alone else ''}"
-    found: list[tuple[int, str]] = []
+    found: list[tuple[bool, int, str]] = []
     for column in columns:
         ref = rf"(?<![\w.]){prefix}\"?{re.escape(column)}\"?(?!\w)"
         match = re.search(rf"{ref}\s*{_OPERATOR}|{_OPERATOR}\s*{ref}", tail, re.IGNORECASE)
         if match:
-            found.append((match.start(), column))
-    return [column for _, column in sorted(found)]
+            equal = re.search(r"(?<![<>!])=|\bIN\b", match.group(0), re.IGNORECASE) is not None
+            found.append((not equal, match.start(), column))
+    return [column for *_, column in sorted(found)]
 
 
 def index_name(table: str, columns: list[str]) -> str:
