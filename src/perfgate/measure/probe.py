@@ -102,7 +102,8 @@ def probe_endpoints(
         if seen:
             probes[name] = replace(
                 probes[name], cache_headers=list(seen[0].cache_headers),
-                identical_body=len(seen) > 1 and len({a.digest for a in seen}) == 1,
+                identical_body=len(seen) > 1 and len({a.digest for a in seen}) == 1
+                and all(a.status == 200 for a in seen),
                 content_type=seen[0].content_type,
             )  # fmt: skip
     return ProbeResult(probes, "; ".join(sorted(notes)) or None)

@@ -180,8 +180,7 @@ def _postgresql(connection: Any, statement: str, parameters: Any) -> dict[str, A
                 continue
             name = scan.group(2) or scan.group(1)
             table = scan.group(1)
-            detail = " ".join(lines[number + 1 : number + 3])
-            filtered = detail.split("Filter:", 1)[1] if "Filter:" in detail else ""
+            filtered = _pg_filter(lines[number + 1 :])
             columns = _pg_columns(cursor, table)
             wanted = [c for c in columns if re.search(rf"\b{re.escape(c)}\b", filtered)]
             wanted = [c for c in wanted if c not in _pg_indexed(cursor, table)]
@@ -198,6 +197,16 @@ def _postgresql(connection: Any, statement: str, parameters: Any) -> dict[str, A
             cursor.execute("RELEASE SAVEPOINT perfgate_plan")
         cursor.close()
     return {"database": "postgresql", "lines": lines, "scans": scans}
+
+
+def _pg_filter(following: list[str]) -> str:
+    """The `Filter:` of the node whose lines follow (its properties end at the next node)."""
+    for line in following:
+        if "->" in line:
+            return ""
+        if "Filter:" in line:
+            return line.split("Filter:", 1)[1]
+    return ""
 
 
 def _pg_columns(cursor: Any, table: str) -> list[str]:

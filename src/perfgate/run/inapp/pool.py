@@ -41,9 +41,12 @@ def hook(directory: Path) -> bool:
     original = QueuePool._do_get
 
     def _do_get(pool: Any) -> Any:
-        overflow = pool._max_overflow
-        capacity = pool.size() + overflow if overflow >= 0 else 0
-        exhausted = capacity > 0 and pool.checkedout() >= capacity
+        try:
+            overflow = pool._max_overflow
+            capacity = pool.size() + overflow if overflow >= 0 else 0
+            exhausted = capacity > 0 and pool.checkedout() >= capacity
+        except Exception:  # another SQLAlchemy's internals: count nothing, never break the app
+            return original(pool)
         if not exhausted:
             with _lock:
                 _totals["checkouts"] += 1
