@@ -209,3 +209,35 @@ def test_plans_read_aliases_and_leave_unfiltered_scans_alone(tmp_path: Path) -> 
     assert _explain(database, "SELECT id, total FROM orders ORDER BY id", ())["scans"] == []
     assert _explain(database, "SELECT id FROM orders WHERE id = ?", (3,))["scans"] == []
     assert plans.explain("sqlite", None, "INSERT INTO orders VALUES (?, ?, ?)", ()) is None
+
+
+def test_the_example_report_ranks_its_fixes_and_finds_its_indexes_in_place(tmp_path: Path) -> None:
+    app = {
+        "target": "examples.softfactory.app:create_app()", "workers": 2, "startup_timeout_s": 30,
+        "env": {"SOFTFACTORY_DB": str(tmp_path / "sf.db"), "PYTHONPATH": str(REPO)},
+    }  # fmt: skip
+    paths = {
+        "health": "/health", "chef-list": "/api/coocook/chefs",
+        "chef-detail": "/api/coocook/chefs/7",
+        "products-by-category": "/api/products?category=knives&per_page=50",
+    }  # fmt: skip
+    document = {
+        "app": app,
+        "endpoints": [{"name": n, "path": p} for n, p in paths.items()],
+        **QUICK,
+    }
+    (tmp_path / "thresholds.yaml").write_text(yaml.safe_dump(document))
+    run = _measured(load_config(tmp_path / "thresholds.yaml"), tmp_path / "out")
+    findings = diagnose(run)
+    # Its foreign keys and the category are indexed: plans were taken, none scans a filter.
+    plans = [plan for p in run.endpoints if p.queries for plan in p.queries.plans]
+    assert len(plans) >= 6 and all(plan.scans == [] and plan.error is None for plan in plans)
+    assert _kind(findings, "missing_index") == []
+    cached = {f.endpoint for f in _kind(findings, "cacheable")}
+    assert cached == {"chef-list", "chef-detail", "products-by-category"}  # not health
+    report = render_markdown(ResultsFile(verdict="pass", checks=[], run=run, findings=findings))
+    table = report[report.index("### Fixes by measured saving") :].split("\n\n")[1]
+    first = table.splitlines()[2]
+    # The chef list's 41 statements make it the slowest answer: caching it saves the most.
+    assert first.startswith("| 1 | cacheable:") and "| chef-list |" in first
+    assert "n_plus_one" in table
