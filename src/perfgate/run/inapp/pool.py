@@ -2,8 +2,9 @@
 
 SQLAlchemy's pool events say when a connection was checked out, not when the request began to
 want one, so the hook wraps `QueuePool._do_get` (the call that blocks when the pool is
-exhausted). Only a checkout that found every connection in use is timed; the others pay one
-comparison. A `TimeoutError` out of the pool counts as a timeout.
+exhausted). Only a checkout that found every connection in use is timed; the others pay a few
+attribute reads and a counter (bench/instrument_overhead.py). A `TimeoutError` out of the pool
+counts as a timeout.
 
 Each worker process keeps running totals and a daemon thread writes them, when they changed, to
 `<query dir>/pool-<pid>.json` a few times a second; perfgate reads the files before and after
@@ -41,16 +42,18 @@ def hook(directory: Path) -> bool:
     original = QueuePool._do_get
 
     def _do_get(pool: Any) -> Any:
-        try:
-            overflow = pool._max_overflow
-            capacity = pool.size() + overflow if overflow >= 0 else 0
-            exhausted = capacity > 0 and pool.checkedout() >= capacity
+        try:  # SQLAlchemy's own test for "wait": every connection made (size + overflow) ...
+            limit = pool._max_overflow
+            exhausted = limit > -1 and pool._overflow >= limit and not pool._pool.queue
         except Exception:  # another SQLAlchemy's internals: count nothing, never break the app
             return original(pool)
-        if not exhausted:
+        if not hasattr(pool, "_perfgate_capacity"):  # once per pool
+            pool._perfgate_capacity = pool.size() + limit if limit > -1 else 0
+            with _lock:
+                _totals["capacity"] = max(_totals["capacity"], pool._perfgate_capacity)
+        if not exhausted:  # ... and none of them idle in the queue
             with _lock:
                 _totals["checkouts"] += 1
-                _totals["capacity"] = max(_totals["capacity"], capacity)
             return original(pool)
         began = time.perf_counter()
         try:
@@ -66,7 +69,6 @@ def hook(directory: Path) -> bool:
                 _totals["waits"] += 1
                 _totals["wait_ms"] += waited
                 _totals["max_wait_ms"] = max(_totals["max_wait_ms"], waited)
-                _totals["capacity"] = max(_totals["capacity"], capacity)
 
     QueuePool._do_get = _do_get  # type: ignore[method-assign,assignment]
     _hooked = True
