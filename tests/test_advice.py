@@ -209,6 +209,14 @@ def test_plans_read_aliases_and_leave_unfiltered_scans_alone(tmp_path: Path) -> 
     assert _explain(database, "SELECT id, total FROM orders ORDER BY id", ())["scans"] == []
     assert _explain(database, "SELECT id FROM orders WHERE id = ?", (3,))["scans"] == []
     assert plans.explain("sqlite", None, "INSERT INTO orders VALUES (?, ?, ?)", ()) is None
+    update = _explain(database, "UPDATE orders SET total = ? WHERE orders.customer = ?", (1, "c"))
+    (scan,) = update["scans"]
+    assert (scan["columns"], scan["verified"], scan["ms_before"]) == (["customer"], True, None)
+    with sqlite3.connect(database) as connection:  # planned on the copy, never run
+        assert connection.execute("SELECT count(*) FROM orders WHERE total = 1").fetchone() == (
+            ROWS // 113 + (1 if ROWS % 113 >= 1 else 0),
+        )
+    connection.close()
 
 
 def test_the_example_report_ranks_its_fixes_and_finds_its_indexes_in_place(tmp_path: Path) -> None:

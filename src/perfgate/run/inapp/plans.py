@@ -1,6 +1,7 @@
 """Inside the app's server: the database's own plan of a statement, and the index it lacks.
 
-Called by instrument.py for each distinct statement shape of a counted (probe) request, right
+Called by instrument.py for each distinct statement shape (SELECT, WITH, UPDATE, DELETE; EXPLAIN
+runs none of them) of a counted (probe) request, right
 after the app's statement ran, through the app's own DBAPI connection (a second cursor, so the
 app's pending rows are untouched; on PostgreSQL inside a savepoint, so a failed EXPLAIN cannot
 abort the app's transaction). Nothing here runs on timed requests.
@@ -10,8 +11,8 @@ the statement filters or joins that table on columns no index starts with is a *
 record names the table, the columns, the table's row count and the `CREATE INDEX` to add. On
 SQLite the index is then tried on a scratch copy of the database (sqlite3's backup API, into a
 temporary folder removed afterwards): the statement is planned again and timed before and after,
-with the app's own parameters, which never leave the app's process. The app's database is only
-read.
+with the app's own parameters, which never leave the app's process (a SELECT only: writes are
+planned, not run, even on the copy). The app's database is only read.
 
 Standard library only, like the rest of run/inapp.
 """
@@ -26,21 +27,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-EXPLAINABLE = re.compile(r"^\s*(SELECT|WITH)\b", re.IGNORECASE)
+EXPLAINABLE = re.compile(r"^\s*(SELECT|WITH|UPDATE|DELETE)\b", re.IGNORECASE)
+READ_ONLY = re.compile(r"^\s*SELECT\b", re.IGNORECASE)  # timed on the copy; the others are not
 VERIFY_MIN_ROWS = 1000  # smaller tables are not worth a copy: the judge ignores them anyway
 VERIFY_MAX_BYTES = 512 * 1024 * 1024  # larger databases are not copied
 TIMING_RUNS = 5
 _SQLITE_SCAN = re.compile(r"^SCAN (?:TABLE )?(\w+)(?: AS (\w+))?$")
 _SQLITE_AUTOMATIC = re.compile(r"USING AUTOMATIC (?:PARTIAL )?(?:COVERING )?INDEX \((\w+)")
 _PG_SCAN = re.compile(r"Seq Scan on (\w+)(?: (\w+))?")
-_SOURCE = re.compile(r"\b(?:FROM|JOIN)\s+\"?(\w+)\"?(?:\s+(?:AS\s+)?\"?(\w+)\"?)?", re.IGNORECASE)
+_SOURCE = re.compile(
+    r"\b(?:FROM|JOIN|UPDATE)\s+\"?(\w+)\"?(?:\s+(?:AS\s+)?\"?(\w+)\"?)?", re.IGNORECASE
+)
 _KEYWORDS = {
     "where", "join", "on", "left", "right", "inner", "outer", "cross", "group", "order", "limit",
     "offset", "union", "having", "natural", "full", "using", "window",
 }  # fmt: skip
 _OPERATOR = r"(?:=|==|!=|<>|<=|>=|<|>|\bIN\b|\bLIKE\b|\bIS\b|\bBETWEEN\b)"
 
-_verified: dict[tuple[str, str, tuple[str, ...]], dict[str, Any]] = {}  # per worker process
+# Per worker process: (database, statement, table, columns) -> what the copy showed.
+_verified: dict[tuple[str, str, str, tuple[str, ...]], dict[str, Any]] = {}
 
 
 def explain(dialect: str, cursor: Any, statement: str, parameters: Any) -> dict[str, Any] | None:
@@ -118,7 +123,7 @@ def _verify(
         return {"verify_note": "an in-memory database cannot be copied"}
     if Path(database).stat().st_size > VERIFY_MAX_BYTES:
         return {"verify_note": f"the database is over {VERIFY_MAX_BYTES >> 20} MiB: not copied"}
-    key = (database, table, tuple(columns))
+    key = (database, statement, table, tuple(columns))
     if key not in _verified:
         with tempfile.TemporaryDirectory(prefix="perfgate-plan-") as folder:
             copy = sqlite3.connect(str(Path(folder) / "copy.db"))
@@ -128,10 +133,11 @@ def _verify(
                     source.backup(copy)
                 finally:
                     source.close()
-                before = _timed(copy, statement, parameters)
+                timed = READ_ONLY.match(statement) is not None
+                before = _timed(copy, statement, parameters) if timed else None
                 copy.execute(create_index(table, columns))
                 after_lines = _sqlite_plan(copy, statement, parameters)
-                after = _timed(copy, statement, parameters)
+                after = _timed(copy, statement, parameters) if timed else None
             finally:
                 copy.close()
         name = index_name(table, columns)
