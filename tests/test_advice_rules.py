@@ -95,3 +95,21 @@ def test_ranked_orders_by_measured_saving_and_leaves_unmeasured_out() -> None:
     assert order == [("cacheable", "slow"), ("missing_index", "orders"), ("cacheable", "fast")]
     payload = _kind(findings, "large_payload")[0]
     assert payload.saving_ms is None and payload.next_run is not None
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [(None, True), ("application/json", True), ("text/html; charset=utf-8", True),
+     ("image/png", False), ("application/zip", False)],
+)  # fmt: skip
+def test_large_payload_is_about_compressible_answers(
+    content_type: str | None, expected: bool
+) -> None:
+    big = profile("big", size=300_000).model_copy(
+        update={"content_type": content_type, "gzip_bytes": 40_000}
+    )
+    found = _kind(diagnose(run([big], workers=None)), "large_payload")
+    assert bool(found) == expected
+    if found:
+        assert found[0].evidence["gzip_bytes"] == 40_000
+        assert found[0].evidence.get("content_type") == content_type
