@@ -167,6 +167,8 @@ def test_postgresql_plans_come_through_the_apps_connection(
     assert orders.queries is not None
     (plan,) = orders.queries.plans
     assert plan.database == "postgresql" and plan.error is None
+    assert "customer-17" not in str(plan.lines)  # the parameter's value stayed in the app
+    assert any("Filter:" in line and "?" in line for line in plan.lines) != indexed
     findings = _kind(diagnose(run), "missing_index")
     if indexed:
         assert plan.scans == [] and findings == []

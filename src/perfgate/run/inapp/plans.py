@@ -34,6 +34,7 @@ VERIFY_MAX_BYTES = 512 * 1024 * 1024  # larger databases are not copied
 TIMING_RUNS = 5
 _SQLITE_SCAN = re.compile(r"^SCAN (?:TABLE )?(\w+)(?: AS (\w+))?$")
 _SQLITE_AUTOMATIC = re.compile(r"USING AUTOMATIC (?:PARTIAL )?(?:COVERING )?INDEX \((\w+)")
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
 _PG_SCAN = re.compile(r"Seq Scan on (\w+)(?: (\w+))?")
 _SOURCE = re.compile(
     r"\b(?:FROM|JOIN|UPDATE)\s+\"?(\w+)\"?(?:\s+(?:AS\s+)?\"?(\w+)\"?)?", re.IGNORECASE
@@ -186,7 +187,7 @@ def _postgresql(connection: Any, statement: str, parameters: Any) -> dict[str, A
                 continue
             name = scan.group(2) or scan.group(1)
             table = scan.group(1)
-            filtered = _pg_filter(lines[number + 1 :])
+            filtered = _LITERAL.sub("?", _pg_filter(lines[number + 1 :]))
             columns = _pg_columns(cursor, table)
             wanted = [c for c in columns if re.search(rf"\b{re.escape(c)}\b", filtered)]
             wanted = [c for c in wanted if c not in _pg_indexed(cursor, table)]
@@ -202,7 +203,11 @@ def _postgresql(connection: Any, statement: str, parameters: Any) -> dict[str, A
             cursor.execute("ROLLBACK TO SAVEPOINT perfgate_plan")
             cursor.execute("RELEASE SAVEPOINT perfgate_plan")
         cursor.close()
-    return {"database": "postgresql", "lines": lines, "scans": scans}
+    # PostgreSQL writes the parameters' values into its plan: they stay in the app.
+    masked = [_LITERAL.sub("?", line) for line in lines]
+    for each in scans:
+        each["line"] = _LITERAL.sub("?", each["line"])
+    return {"database": "postgresql", "lines": masked, "scans": scans}
 
 
 def _pg_filter(following: list[str]) -> str:
