@@ -14,6 +14,9 @@ shape, time) go to `$PERFGATE_QUERY_DIR/<id>.json` when the response is closed. 
 carry no such header, get no extra header or byte in return, and run with no listener attached:
 they pay one function call per request. A side channel (a file) rather than a response header
 keeps the measured responses byte-for-byte what the app sends.
+
+Recorded requests also take the database's plan of each statement shape (plans.py). In every
+worker that imported SQLAlchemy, pool.py times the checkouts that wait for a connection.
 """
 
 from __future__ import annotations
