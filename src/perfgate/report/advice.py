@@ -27,7 +27,7 @@ def priorities(findings: list[Finding], run: RunResult) -> list[str]:
         f"|---|---|---|---|{'---|' if at else ''}",
     ]
     for number, f in enumerate(measured[:PRIORITIES_MAX], 1):
-        share = f" {f.saving_share * 100:.2g}% |" if at and f.saving_share is not None else " - |"
+        share = f" {f.saving_share * 100:.3g}% |" if at and f.saving_share is not None else " - |"
         lines.append(
             f"| {number} | {cell(f.kind)}: {cell(f.title)} | {cell(f.endpoint)} | "
             f"{f.saving_ms:.3g} ms |{share if at else ''}"
