@@ -16,6 +16,7 @@ from perfgate.core.check import measure_stored
 from perfgate.judge.diagnose import diagnose
 from perfgate.layout import Layout
 from perfgate.report.markdown import render_markdown
+from perfgate.report.summary import summary_lines
 from perfgate.results import Finding, ResultsFile, RunResult
 from perfgate.run.inapp import plans
 from tests.postgres import PostgresServer
@@ -245,9 +246,12 @@ def test_the_example_report_ranks_its_fixes_and_finds_its_indexes_in_place(tmp_p
     assert _kind(findings, "missing_index") == []
     cached = {f.endpoint for f in _kind(findings, "cacheable")}
     assert cached == {"chef-list", "chef-detail", "products-by-category"}  # not health
-    report = render_markdown(ResultsFile(verdict="pass", checks=[], run=run, findings=findings))
+    results = ResultsFile(verdict="pass", checks=[], run=run, findings=findings)
+    report = render_markdown(results)
     table = report[report.index("### Fixes by measured saving") :].split("\n\n")[1]
     first = table.splitlines()[2]
     # The chef list's 41 statements make it the slowest answer: caching it saves the most.
     assert first.startswith("| 1 | cacheable:") and "| chef-list |" in first
     assert "n_plus_one" in table
+    (top,) = [line for line in summary_lines(results, Layout(tmp_path)) if "top fix" in line]
+    assert top.startswith("  top fix      chef-list cacheable: saves ")

@@ -3,6 +3,7 @@ report is. Both shells print these."""
 
 from __future__ import annotations
 
+from perfgate.judge.advice import ranked
 from perfgate.layout import Layout
 from perfgate.report.markdown import verdict_text
 from perfgate.results import ResultsFile
@@ -25,6 +26,10 @@ def summary_lines(results: ResultsFile, layout: Layout) -> list[str]:
         f"  finding      {f.severity} {f.endpoint} {f.kind}: {f.title}"
         for f in results.findings
         if f.severity in ("CRITICAL", "HIGH")
+    ]
+    lines += [
+        f"  top fix      {f.endpoint} {f.kind}: saves {f.saving_ms:.3g} ms per request ({f.title})"
+        for f in ranked(results.findings)[:1]
     ]
     lines.append(f"Report: {layout.report} (and report.html)  Results: {layout.results}")
     return lines
