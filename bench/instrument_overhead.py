@@ -6,6 +6,8 @@ sequential requests between them, so a slow minute of the machine touches all al
 per endpoint the ratio of median latencies wrapped/plain beside the control's plain-2/plain (what
 noise alone gives), and whether the response bytes are identical.
 
+Also the pool hook alone (run/inapp/pool.py), the one part that stays on for timed requests.
+
     PYTHONPATH=src python bench/instrument_overhead.py [rounds] [samples_per_round]
 """
 
@@ -22,7 +24,7 @@ from typing import Any
 
 from perfgate.config import AppConfig, Endpoint, ProfileConfig
 from perfgate.measure.profile import profile_endpoints
-from perfgate.run.inapp import instrument
+from perfgate.run.inapp import instrument, pool
 from perfgate.run.server import running_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,6 +68,31 @@ def in_process(count: int = 20_000) -> None:
     )
 
 
+def checkout_us(engine: Any, count: int) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        engine.connect().close()
+    return (time.perf_counter() - start) / count * 1e6
+
+
+def pool_hook(count: int = 20_000) -> None:
+    """The pool hook (perfgate.run.inapp.pool), which stays on during timed requests: a
+    checkout that does not wait, before and after hooking (a hook cannot be removed, so the
+    blocks cannot interleave; the fastest of each)."""
+    import sqlalchemy
+    from sqlalchemy.pool import QueuePool
+
+    # The hook's writer thread outlives the block: the folder may get one more file.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
+        engine = sqlalchemy.create_engine(f"sqlite:///{folder}/p.db", poolclass=QueuePool)
+        checkout_us(engine, count)  # warm-up: the first connection
+        plain = min(checkout_us(engine, count) for _ in range(5))
+        pool.hook(Path(folder))
+        hooked = min(checkout_us(engine, count) for _ in range(5))
+    print(f"pool hook, connect()+close() on a QueuePool, {count} x 5 blocks, per checkout:")
+    print(f"  hooked / plain: {hooked / plain:.3f}x ({hooked - plain:+.2f} us on {plain:.2f} us)")
+
+
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 6
     samples = int(sys.argv[2]) if len(sys.argv) > 2 else 60
@@ -105,4 +132,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     in_process()
+    pool_hook()
     main()

@@ -21,6 +21,8 @@ KERNEL = {
     "endpoints",
     "variables",
     "results",
+    "database",
+    "evidence",
     "redact",
     "console",
     "layout",

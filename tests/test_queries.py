@@ -74,7 +74,10 @@ def test_known_app_counts_are_exact(tmp_path: Path) -> None:
     assert top.count == 12 and "FROM tags WHERE tags.item_id = ?" in top.shape
     findings = [f for f in diagnose(run) if f.kind == "n_plus_one"]
     assert [(f.endpoint, f.evidence["statement_runs"]) for f in findings] == [("n-plus-one", 12)]
-    assert not list((tmp_path / "out" / "queries").iterdir())  # every record was read and removed
+    left = [
+        p.name for p in (tmp_path / "out" / "queries").iterdir() if not p.name.startswith("pool-")
+    ]
+    assert left == []  # every statement record was read and removed (pool totals stay)
 
 
 def test_switched_off_counts_nothing_and_says_why(tmp_path: Path) -> None:
@@ -114,7 +117,8 @@ def test_timed_requests_are_untouched_and_ids_cannot_escape(tmp_path: Path) -> N
         _get(port, "/three", {"X-Perfgate-Request-Id": "../../../escaped0123456789"})
         _get(port, "/three", {"X-Perfgate-Request-Id": "0123456789abcdef"})
         assert app.query_dir.exists()
-    assert [p.name for p in app.query_dir.iterdir()] == ["0123456789abcdef.json"]
+    records = [p.name for p in app.query_dir.iterdir() if not p.name.startswith("pool-")]
+    assert records == ["0123456789abcdef.json"]
     assert not list(tmp_path.rglob("escaped*"))
 
 
@@ -174,5 +178,8 @@ def test_listener_is_attached_only_while_a_counted_request_runs(tmp_path: Path) 
     counting({}, lambda *a: None)
     assert seen == [0, 1, 1, 0]  # attached for the counted requests only, even one that raised
     record = json.loads((tmp_path / "00112233445566778899aabbccddeeff.json").read_text())
-    assert record == {"counted": True, "shapes": [record["shapes"][0]]}
+    assert record == {"counted": True, "shapes": [record["shapes"][0]], "plans": record["plans"]}
+    assert [(p["shape"], p["database"], p["scans"]) for p in record["plans"]] == [
+        ("SELECT ?", "sqlite", [])
+    ]
     assert (record["shapes"][0]["shape"], record["shapes"][0]["count"]) == ("SELECT ?", 1)

@@ -12,10 +12,10 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       reference workload's profile) and `instances` (app instances the profile rotated over);
       results `confirmation` (the second measurement of a stored-baseline check) and check
       `confirmation` (the change that second measurement found); per endpoint `time_budget_s`
-      and `warmup_ms` (a time budget that cut its samples), `by_param` (the figures of each
-      `params` value), `instructions` (callgrind's instructions per request, per batch, with
-      the top functions) and `calls` (Python calls per request), run `instructions_note`,
-      results `changes`.
+      and `warmup_ms`, `by_param`, `instructions`, `calls` (perfgate.evidence),
+      `queries.plans`, `cache_headers`, `identical_body` and `content_type`; run
+      `instructions_note` and `pool`; results `changes`; per finding `saving_ms`,
+      `saving_share` and `next_run`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -35,7 +35,14 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from perfgate import __version__
+from perfgate.database import PoolStats, QueryPlan
 from perfgate.errors import ResultsError
+from perfgate.evidence import CallCount as CallCount  # re-exported: part of the schema
+from perfgate.evidence import EndpointChanges as EndpointChanges
+from perfgate.evidence import EndpointInstructions as EndpointInstructions
+from perfgate.evidence import FunctionCost as FunctionCost
+from perfgate.evidence import Growth as Growth
+from perfgate.evidence import ParamFigures as ParamFigures
 
 SCHEMA_VERSION = 1
 BASELINE_HISTORY = 10
@@ -79,47 +86,7 @@ class EndpointQueries(_Frozen):
     per_request: list[int]
     time_ms: float
     shapes: list[QueryShape]
-
-
-class FunctionCost(_Frozen):
-    """A C-level function's inclusive instructions per request, from callgrind's counts, and
-    the file it is in (the interpreter, libc, an extension module such as _json or _sqlite3)."""
-
-    name: str
-    instructions: float
-    object: str = ""
-
-
-class EndpointInstructions(_Frozen):
-    """Instructions per request of one endpoint, counted under callgrind
-    (perfgate.measure.instructions): one figure per batch of untimed requests."""
-
-    per_request: list[float]
-    requests_per_batch: int
-    # The functions with the largest inclusive costs, per request (all batches together).
-    functions: list[FunctionCost] = Field(default_factory=list)
-
-    @property
-    def mean(self) -> float:
-        return sum(self.per_request) / len(self.per_request)
-
-
-class CallCount(_Frozen):
-    """Python calls per request: one of the app's functions (`app`), or a library package."""
-
-    name: str
-    calls: float
-    app: bool
-
-
-class ParamFigures(_Frozen):
-    """One `params` value's share of an endpoint's sequential profile."""
-
-    value: str  # the value(s) sent, e.g. "id=3"
-    requests: int
-    median_ms: float | None  # None when none of its requests succeeded
-    p95_ms: float | None
-    error_rate: float
+    plans: list[QueryPlan] = Field(default_factory=list)
 
 
 class EndpointProfile(_Frozen):
@@ -154,6 +121,11 @@ class EndpointProfile(_Frozen):
     warmup_ms: float | None = None
     # Endpoints with `params`: each value's figures (the statistics use the pooled ones above).
     by_param: list[ParamFigures] = Field(default_factory=list)
+    # Probe pass: cache headers present (None = not probed), same bytes in every answer (the
+    # last one over a second after the first), Content-Type.
+    cache_headers: list[str] | None = None
+    identical_body: bool | None = None
+    content_type: str | None = None
 
 
 class LoadEndpoint(_Frozen):
@@ -244,6 +216,8 @@ class RunResult(_Frozen):
     instances: int = 1
     # Why endpoints carry no instruction counts, when they do not (no valgrind, switched off).
     instructions_note: str | None = None
+    # Pool checkouts in the load phase (stored mode, first instance); None = not seen.
+    pool: PoolStats | None = None
 
 
 class Check(_Frozen):
@@ -284,6 +258,11 @@ class Finding(_Frozen):
     evidence: dict[str, float | int | str]
     recommendation: str
     statement: str | None = None
+    # judge/advice.py: ms the fix saves per request, share of a worker it frees at the load
+    # level that hurt most, how the next run shows it worked.
+    saving_ms: float | None = None
+    saving_share: float | None = None
+    next_run: str | None = None
 
 
 class LoadPoint(_Frozen):
@@ -293,23 +272,6 @@ class LoadPoint(_Frozen):
     rps: float
     p50_ms: float | None
     p95_ms: float | None
-
-
-class Growth(_Frozen):
-    """One figure that grew between base and head, per request: a Python function's calls, a
-    library's calls, a C function's inclusive instructions, or an SQL statement's count."""
-
-    kind: Literal["calls", "library calls", "instructions", "statements"]
-    name: str
-    base: float
-    head: float
-
-
-class EndpointChanges(_Frozen):
-    """Where a regressed endpoint's work went (perfgate.judge.whatchanged)."""
-
-    endpoint: str
-    growth: list[Growth]
 
 
 class ResultsFile(_Frozen):

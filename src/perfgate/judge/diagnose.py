@@ -8,9 +8,11 @@ docs/report.md; the response-time ratings are here too (`RATINGS`).
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Sequence
 
+from perfgate.judge import advice
 from perfgate.results import EndpointProfile, Finding, LoadLevel, RunResult, Severity
 
 SEVERITY_ORDER: dict[str, int] = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3}
@@ -21,6 +23,7 @@ RATINGS: list[tuple[float, str]] = [
 ]  # fmt: skip
 N_PLUS_ONE_MIN = 5  # the same statement shape this often in one request
 PAYLOAD_LIMITS = [(1_048_576, "HIGH"), (262_144, "MEDIUM"), (65_536, "LOW")]  # bytes, uncompressed
+PRECOMPRESSED = re.compile(r"\s*(image|video|audio)/|\s*application/(zip|gzip|x-gzip)", re.I)
 PLATEAU_GROWTH = 0.15  # concurrency at least doubled, throughput grew less than this
 SUCCESS_LIMITS = [(0.90, "CRITICAL"), (0.99, "HIGH"), (0.999, "MEDIUM")]
 QUEUE_RATIOS = [(10.0, "MEDIUM"), (3.0, "LOW")]  # loaded mean latency / unloaded service time
@@ -44,7 +47,9 @@ def diagnose(run: RunResult) -> list[Finding]:
     findings += failing_under_load(levels)
     findings += queueing(run, levels)
     findings += workers_vs_cpus(run, bool(plateau(run, levels)))
-    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.endpoint))
+    findings += advice.advice(run)  # the fixes named: indexes, caching, pooling
+    ordered = sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.endpoint))
+    return advice.prioritize(run, ordered)
 
 
 def _grade(
@@ -87,10 +92,14 @@ def large_payload(profile: EndpointProfile) -> list[Finding]:
     size = profile.bytes_mean
     if profile.latency_ms is None or profile.content_encoding:
         return []  # no successful answer, or already compressed
+    if profile.content_type and PRECOMPRESSED.match(profile.content_type):
+        return []  # gzip cannot shrink an image, video, sound or archive
     severity = _grade(size, PAYLOAD_LIMITS)
     if severity is None:
         return []
     evidence: dict[str, float | int | str] = {"bytes": round(size), "content_encoding": "none"}
+    if profile.content_type:
+        evidence["content_type"] = profile.content_type
     saving = ""
     if profile.gzip_bytes:
         evidence["gzip_bytes"] = profile.gzip_bytes

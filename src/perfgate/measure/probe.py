@@ -11,16 +11,18 @@ timed, so nothing here touches latency figures.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import http.client
 import json
 import statistics
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from perfgate.config import Endpoint
+from perfgate.config import AppConfig, Endpoint
+from perfgate.database import QueryPlan
 from perfgate.measure.login import Session
 from perfgate.results import CallCount, EndpointProfile, EndpointQueries, QueryShape
 from perfgate.run.inapp.instrument import CALLS_HEADER, REQUEST_HEADER
@@ -34,12 +36,32 @@ NO_SQLALCHEMY = (
 )
 
 
+CACHE_HEADERS = ("cache-control", "etag", "last-modified", "expires")
+RECHECK_AFTER_S = 1.1  # a body carrying a timestamp to the second differs by then
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One probe answer: status, Content-Encoding, gzip size, body digest and cache headers."""
+
+    status: int
+    encoding: str | None
+    gzip_bytes: int | None
+    digest: str
+    cache_headers: tuple[str, ...]
+    content_type: str | None
+    at: float
+
+
 @dataclass(frozen=True)
 class Probe:
     queries: EndpointQueries | None
     content_encoding: str | None
     gzip_bytes: int | None
     calls: list[CallCount] | None = None
+    cache_headers: list[str] | None = None
+    identical_body: bool | None = None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,23 +82,29 @@ def probe_endpoints(
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     probes: dict[str, Probe] = {}
+    answers: dict[str, list[Answer]] = {}
+    sent_first: dict[str, Endpoint] = {}  # each endpoint's first concrete request
     notes: set[str] = set()
     for endpoint in endpoints:
         counts: list[int] = []
         records: list[dict[str, object]] = []
         encoding: str | None = None
         gzipped: int | None = None
+        answers[endpoint.name] = []
         for repeat in range(REPEATS):
             request_id = uuid.uuid4().hex
             concrete = session.expand(endpoint) if session else endpoint.expand()
             sent = concrete[repeat % len(concrete)]
-            status, encoding, gzipped = _request(host, port, sent, request_id, timeout_s)
-            if session and session.relogs_on(status, endpoint):
+            answer = _request(host, port, sent, request_id, timeout_s)
+            if session and session.relogs_on(answer.status if answer else None, endpoint):
                 sent, request_id = (
                     session.expand(endpoint)[repeat % len(concrete)],
                     uuid.uuid4().hex,
                 )
-                _, encoding, gzipped = _request(host, port, sent, request_id, timeout_s)
+                answer = _request(host, port, sent, request_id, timeout_s)
+            encoding, gzipped = (answer.encoding, answer.gzip_bytes) if answer else (None, None)
+            answers[endpoint.name] += [answer] if answer else []
+            sent_first.setdefault(endpoint.name, sent)
             if query_dir is None:
                 break  # only the encoding to learn: one request is enough
             record = _read_record(query_dir / f"{request_id}.json")
@@ -92,10 +120,54 @@ def probe_endpoints(
         # the endpoint's first concrete request (its first `params` value), so they compare.
         calls = None
         if query_dir is not None and encoding is not None:
-            first = (session.expand(endpoint) if session else endpoint.expand())[0]
-            calls = _count_calls(host, port, first, query_dir, timeout_s)
+            calls = _count_calls(host, port, sent_first[endpoint.name], query_dir, timeout_s)
         probes[endpoint.name] = Probe(_summarize(counts, records), encoding, gzipped, calls)
+    _recheck(host, port, endpoints, sent_first, answers, timeout_s)
+    for name, seen in answers.items():
+        if seen:
+            probes[name] = replace(
+                probes[name], cache_headers=list(seen[0].cache_headers),
+                identical_body=len(seen) > 1 and len({a.digest for a in seen}) == 1
+                and all(a.status == 200 for a in seen),
+                content_type=seen[0].content_type,
+            )  # fmt: skip
     return ProbeResult(probes, "; ".join(sorted(notes)) or None)
+
+
+def _recheck(
+    host: str,
+    port: int,
+    endpoints: list[Endpoint],
+    sent: dict[str, Endpoint],
+    answers: dict[str, list[Answer]],
+    timeout_s: float,
+) -> None:
+    """One more request, over a second after the first, to each GET endpoint that answered the
+    same bytes without cache headers so far: a timestamp in the body shows up as a change."""
+    candidates = [
+        e for e in endpoints
+        if e.method == "GET" and (seen := answers[e.name]) and seen[0].status == 200
+        and not seen[0].cache_headers and len({a.digest for a in seen}) == 1
+    ]  # fmt: skip
+    if not candidates:
+        return
+    first = min(answers[e.name][0].at for e in candidates)
+    time.sleep(max(0.0, first + RECHECK_AFTER_S - time.monotonic()))
+    for endpoint in candidates:
+        answer = _request(host, port, sent[endpoint.name], None, timeout_s)
+        if answer is not None:
+            answers[endpoint.name].append(answer)
+
+
+def why_not_counted(app: AppConfig) -> str | None:
+    """Why SQL statements are not counted for this app, or None where they are."""
+    if not app.target:
+        return "SQL statements are counted only when perfgate runs the app itself (app.target)"
+    if not app.count_queries:
+        return "SQL statement counting is switched off (app.count_queries: false)"
+    if not app.wrapped_for_queries:
+        return f"SQL statements are counted for WSGI worker classes only, not {app.worker_class!r}"
+    return None
 
 
 def apply(profiles: list[EndpointProfile], result: ProbeResult) -> list[EndpointProfile]:
@@ -115,6 +187,9 @@ def apply(profiles: list[EndpointProfile], result: ProbeResult) -> list[Endpoint
                     "content_encoding": probe.content_encoding,
                     "gzip_bytes": probe.gzip_bytes,
                     "calls": probe.calls,
+                    "cache_headers": probe.cache_headers,
+                    "identical_body": probe.identical_body,
+                    "content_type": probe.content_type,
                 }
             )
         )
@@ -145,25 +220,34 @@ def _request(
     host: str,
     port: int,
     endpoint: Endpoint,
-    request_id: str,
+    request_id: str | None,
     timeout: float,
     count_calls: bool = False,
-) -> tuple[int | None, str | None, int | None]:
-    """(The status, Content-Encoding answered to gzip, size of the body gzipped by us when it
-    was not)."""
-    headers = {**endpoint.headers, REQUEST_HEADER: request_id, "Accept-Encoding": "gzip"}
+) -> Answer | None:
+    """The answer to gzip: its status, Content-Encoding, the body's size gzipped by us when the
+    app did not compress it, its digest and cache headers; None when the request failed."""
+    headers = {**endpoint.headers, "Accept-Encoding": "gzip"}
+    if request_id is not None:
+        headers[REQUEST_HEADER] = request_id
     if count_calls:
         headers[CALLS_HEADER] = "1"
     connection = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
+        at = time.monotonic()
         connection.request(endpoint.method, endpoint.path, body=endpoint.body, headers=headers)
         response = connection.getresponse()
         body = response.read()
         encoding = (response.getheader("Content-Encoding") or "").strip().lower()
-        gzipped = None if encoding or not body else len(gzip.compress(body, 6))
-        return response.status, encoding, gzipped
+        present = {name.lower() for name, _ in response.getheaders()}
+        return Answer(
+            status=response.status, encoding=encoding,
+            gzip_bytes=None if encoding or not body else len(gzip.compress(body, 6)),
+            digest=hashlib.sha256(body).hexdigest(),
+            cache_headers=tuple(h for h in CACHE_HEADERS if h in present),
+            content_type=response.getheader("Content-Type"), at=at,
+        )  # fmt: skip
     except (OSError, http.client.HTTPException):
-        return None, None, None
+        return None
     finally:
         connection.close()
 
@@ -202,4 +286,20 @@ def _summarize(counts: list[int], records: list[dict[str, object]]) -> EndpointQ
         for s in _shapes(records[middle])
     ]
     total_ms = round(sum(s.time_ms for s in shapes), 3)
-    return EndpointQueries(per_request=counts, time_ms=total_ms, shapes=shapes)
+    return EndpointQueries(
+        per_request=counts, time_ms=total_ms, shapes=shapes, plans=_plans(records)
+    )
+
+
+def _plans(records: list[dict[str, object]]) -> list[QueryPlan]:
+    """Each shape's plan once, from the first probe request that explained it."""
+    found: dict[str, QueryPlan] = {}
+    for record in records:
+        plans = record.get("plans")
+        for plan in plans if isinstance(plans, list) else []:
+            try:
+                parsed = QueryPlan.model_validate(plan)
+            except ValueError:
+                continue  # a plan is advice: a record we cannot read loses only that plan
+            found.setdefault(parsed.shape, parsed)
+    return list(found.values())

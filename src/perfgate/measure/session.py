@@ -15,29 +15,22 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from perfgate.config import AppConfig, Config
 from perfgate.errors import ConfigError, Interrupted, MeasurementError, Terminated
 from perfgate.layout import Layout
 from perfgate.loadgen.engine import run_level
-from perfgate.measure.instructions import callgrind_app, count_instructions
+from perfgate.measure import pool
+from perfgate.measure.instructions import Counting, count_sides
 from perfgate.measure.instructions import why_not_counted as why_not_instructions
 from perfgate.measure.load import fresh_requests, load_level_pair
 from perfgate.measure.login import Session
 from perfgate.measure.probe import apply, probe_endpoints
 from perfgate.measure.profile import profile_endpoints, profile_pair
-from perfgate.results import (
-    EndpointProfile,
-    Environment,
-    LoadLevel,
-    RunResult,
-    ServerSettings,
-    now_iso,
-)
+from perfgate.measure.record import RunRecord as RunRecord  # the session's own vocabulary
+from perfgate.measure.record import Side as Side
 from perfgate.run.environment import SideEnvironment, prepare_side, shared_environment
 from perfgate.run.inapp.reference import IN_APP_PATH, OWN_APP_PATH
 from perfgate.run.server import App, begin_stopping, nth_instance, running_app
@@ -54,71 +47,6 @@ REFERENCE_APP = AppConfig(
 
 def _quiet(message: str) -> None:
     pass
-
-
-@dataclass(frozen=True)
-class Side:
-    """A tree to measure: its name in A/B ("base" or "head"; None in stored mode), its folder,
-    and the app it runs there (the bench gives the head an app of its own)."""
-
-    name: str | None
-    folder: Path
-    app: AppConfig
-
-    def says(self, message: str) -> str:
-        return f"{self.name} side: {message}" if self.name else message
-
-
-class RunRecord:
-    """What one side of a run has gathered so far, and the phase it is in."""
-
-    def __init__(self, config: Config, side: Side) -> None:
-        self.config = config
-        self.side = side
-        app = side.app
-        self.description = app.target or app.command or app.url or "app"
-        self.phase = "startup"
-        self.profiles: list[EndpointProfile] = []
-        self.levels: list[LoadLevel] = []
-        self.queries_note: str | None = None
-        self.instructions_note: str | None = None
-        self.reference: EndpointProfile | None = None
-        self.instances = 1
-        self.reason: str | None = None
-        self.environment: SideEnvironment = shared_environment()
-        self._result: RunResult | None = None
-
-    def fail(self, message: str) -> None:
-        """Mark the run incomplete, saying in which phase (unless the message does)."""
-        if self.reason is None:
-            where = "" if self.phase in message else f" (during {self.phase})"
-            self.reason = message + where
-
-    def result(self) -> RunResult:
-        """What was gathered, as a RunResult: built once, when first asked for."""
-        if self._result is None:
-            self._result = self._build()
-        return self._result
-
-    def _build(self) -> RunResult:
-        config, app = self.config, self.side.app
-        return RunResult(
-            created_at=now_iso(),
-            config_digest=config.digest,
-            app=self.description,
-            environment=Environment.capture(
-                self.side.folder, self.environment.gunicorn if app.target else None
-            ),
-            endpoints=self.profiles,
-            load=self.levels,
-            server=server_settings(app),
-            queries_note=self.queries_note or why_not_counted(app),
-            instructions_note=self.instructions_note,
-            complete=self.reason is None,
-            incomplete_reason=self.reason,
-            reference=self.reference,
-            instances=self.instances,
-        )
 
 
 def measure(config: Config, layout: Layout, record: RunRecord, progress: Progress = _quiet) -> None:
@@ -147,6 +75,7 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
             # exact, and one load at a time is all the machine can serve).
             _probe(config, [(record, apps[0], sessions[0])])
             _still_running(watched)
+            pool_before = pool.snapshot(apps[0].query_dir)
             for concurrency in config.load.concurrency if config.load.enabled else []:
                 record.phase = f"load at {concurrency} connections"
                 progress(f"load test at {concurrency} connections")
@@ -156,6 +85,8 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
                 )
                 record.levels.append(level)
                 _still_running(watched)
+            if record.levels:
+                record.pool = pool.during_load(apps[0].query_dir, pool_before)
             _count_instructions(config, [record], layout, progress)
             _note_worker_deaths(watched)
 
@@ -361,44 +292,24 @@ def _count_instructions(
     and the note says why."""
     todo = []
     for record in records:
-        record.instructions_note = why_not_instructions(
-            record.side.app, config.profile.instructions
-        )
+        app = record.side.app
+        record.instructions_note = why_not_instructions(app, config.profile.instructions)
         if record.instructions_note is None:
-            todo.append(record)
             record.phase = "instruction count"
+            env = {**app.env, **record.environment.variables()}
+            log_dir = layout.callgrind(record.side.name)
+            todo.append(
+                (record, Counting(app, record.side.folder, log_dir, record.environment, env))
+            )
     if not todo:
         return
     progress(f"counting instructions per request under callgrind ({len(todo)} instance(s))")
-    with ExitStack() as stack:
-        # Shut down last, after the instances have stopped: a thread still counting then fails
-        # at once instead of holding up a Ctrl-C.
-        pool = ThreadPoolExecutor(max_workers=len(todo))
-        stack.callback(pool.shutdown, wait=False, cancel_futures=True)
-        futures = []
-        for record in todo:
-            side = record.side
-            try:
-                target = stack.enter_context(
-                    callgrind_app(config, side.app, side.folder, layout.callgrind(side.name),
-                                  record.environment)
-                )  # fmt: skip
-            except MeasurementError as exc:
-                record.instructions_note = f"instructions per request were not counted: {exc}"
-                continue
-            env = {**side.app.env, **record.environment.variables()}
-            session = Session(target.app.base_url, config.login, config.profile.timeout_s * 100,
-                              side.folder, env)  # fmt: skip
-            futures.append((record, pool.submit(count_instructions, target, config, session)))
-        for record, future in futures:
-            try:
-                counted = future.result()
-            except MeasurementError as exc:
-                record.instructions_note = f"instructions per request were not counted: {exc}"
-                continue
-            record.profiles = [
-                p.model_copy(update={"instructions": counted.get(p.name)}) for p in record.profiles
-            ]
+    counted_sides = count_sides(config, [side for _, side in todo])
+    for (record, _), (counted, note) in zip(todo, counted_sides, strict=True):
+        record.instructions_note = note
+        record.profiles = [
+            p.model_copy(update={"instructions": counted.get(p.name)}) for p in record.profiles
+        ]
 
 
 def _still_running(watched: list[tuple[RunRecord, list[App]]]) -> None:
@@ -423,19 +334,3 @@ def _note_worker_deaths(watched: list[tuple[RunRecord, list[App]]]) -> None:
         if deaths:
             more = f" and {len(deaths) - 1} more" if len(deaths) > 1 else ""
             record.reason = f"an app worker died during the run: {deaths[0]}{more}"
-
-
-def server_settings(app: AppConfig) -> ServerSettings | None:
-    if not app.target:
-        return None
-    return ServerSettings(workers=app.workers, worker_class=app.worker_class, threads=app.threads)
-
-
-def why_not_counted(app: AppConfig) -> str | None:
-    if not app.target:
-        return "SQL statements are counted only when perfgate runs the app itself (app.target)"
-    if not app.count_queries:
-        return "SQL statement counting is switched off (app.count_queries: false)"
-    if not app.wrapped_for_queries:
-        return f"SQL statements are counted for WSGI worker classes only, not {app.worker_class!r}"
-    return None

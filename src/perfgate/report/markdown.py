@@ -8,6 +8,7 @@ from collections.abc import Callable
 from perfgate.judge.diagnose import explained_plateau, rating
 from perfgate.report.advice import folded, short_history
 from perfgate.report.charts import Chart, mermaid
+from perfgate.report.fixes import plans_details, priorities
 from perfgate.report.sections import (
     findings_details,
     findings_summary,
@@ -62,6 +63,8 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
         parts += ["", *changes]
     if results.findings:
         parts += ["", *findings_summary(results.findings)]
+        ranked = priorities(results.findings, run)
+        parts += ["", *ranked] if ranked else []
     if results.checks:
         parts += [
             "",
@@ -79,6 +82,8 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     instructions = instructions_details(run.endpoints, run.instructions_note)
     if instructions:
         parts += ["", *instructions]
+    plans = plans_details(run.endpoints)
+    parts += ["", *plans] if plans else []
     if run.load:
         explained = explained_plateau(run)
         parts += ["", *details("Load test", _load_table(run.load, explained))]

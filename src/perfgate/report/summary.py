@@ -3,6 +3,7 @@ report is. Both shells print these."""
 
 from __future__ import annotations
 
+from perfgate.judge.advice import ranked
 from perfgate.layout import Layout
 from perfgate.report.advice import folded
 from perfgate.report.markdown import verdict_text
@@ -35,6 +36,10 @@ def summary_lines(results: ResultsFile, layout: Layout) -> list[str]:
     lines += [
         f"  finding      {severity} {', '.join(dict.fromkeys(names))} {kind}: {title}"
         for (severity, kind, title), names in serious.items()
+    ]
+    lines += [
+        f"  top fix      {f.endpoint} {f.kind}: saves {f.saving_ms:.3g} ms per request ({f.title})"
+        for f in ranked(results.findings)[:1]
     ]
     lines.append(f"Report: {layout.report} (and report.html)  Results: {layout.results}")
     return lines

@@ -14,6 +14,9 @@ shape, time) go to `$PERFGATE_QUERY_DIR/<id>.json` when the response is closed. 
 carry no such header, get no extra header or byte in return, and run with no listener attached:
 they pay one function call per request. A side channel (a file) rather than a response header
 keeps the measured responses byte-for-byte what the app sends.
+
+Recorded requests also take the database's plan of each statement shape (plans.py). In every
+worker that imported SQLAlchemy, pool.py times the checkouts that wait for a connection.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from perfgate.run.inapp import callgrind, reference
+from perfgate.run.inapp import callgrind, plans, pool, reference
 from perfgate.run.inapp.calls import CallCounter
 
 TARGET_ENV = "PERFGATE_TARGET"
@@ -75,19 +78,27 @@ def normalize(statement: str) -> str:
 class _Recorder:
     """The statements of one request, in the thread that serves it."""
 
-    def __init__(self) -> None:
+    def __init__(self, explain: bool = True) -> None:
         self.shapes: dict[str, list[float]] = {}  # shape -> [count, seconds]
         self.started: list[tuple[str, float]] = []
+        self.plans: dict[str, dict[str, Any] | None] = {}  # shape -> its plan (plans.py)
+        self.explain = explain
 
     def before(self, statement: str) -> None:
         shape = normalize(statement)
         self.shapes.setdefault(shape, [0, 0.0])[0] += 1
         self.started.append((shape, time.perf_counter()))
 
-    def after(self) -> None:
-        if self.started:
-            shape, began = self.started.pop()
-            self.shapes[shape][1] += time.perf_counter() - began
+    def after(self) -> str | None:
+        if not self.started:
+            return None
+        shape, began = self.started.pop()
+        self.shapes[shape][1] += time.perf_counter() - began
+        return shape
+
+    def plan(self, shape: str, conn: Any, cursor: Any, statement: str, parameters: Any) -> None:
+        if self.explain and shape not in self.plans:  # once per shape, after its time was taken
+            self.plans[shape] = plans.explain(conn.dialect.name, cursor, statement, parameters)
 
     def as_json(self, counted: bool, calls: CallCounter | None) -> str:
         ordered = sorted(self.shapes.items(), key=lambda item: (-item[1][0], item[0]))
@@ -95,7 +106,8 @@ class _Recorder:
             {"shape": shape, "count": int(count), "time_ms": round(seconds * 1000, 3)}
             for shape, (count, seconds) in ordered
         ]
-        record: dict[str, object] = {"counted": counted, "shapes": shapes}
+        explained = [{"shape": shape, **plan} for shape, plan in self.plans.items() if plan]
+        record: dict[str, object] = {"counted": counted, "shapes": shapes, "plans": explained}
         if calls is not None:
             record["calls"] = calls.as_records()
         return json.dumps(record)
@@ -107,10 +119,14 @@ def _before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         recorder.before(statement)
 
 
-def _after(*_args: Any) -> None:
+def _after(
+    conn: Any, cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+) -> None:
     recorder: _Recorder | None = getattr(_local, "recorder", None)
     if recorder is not None:
-        recorder.after()
+        shape = recorder.after()
+        if shape is not None and not many:
+            recorder.plan(shape, conn, cursor, statement, parameters)
 
 
 def attach() -> bool:
@@ -186,9 +202,10 @@ class Counting:
         if not isinstance(request_id, str) or not _VALID_ID.fullmatch(request_id):
             return self.app(environ, start_response)
         counted = attach()
-        recorder = _Recorder()
-        _local.recorder = recorder
         calls = CallCounter() if environ.get(_CALLS_KEY) == "1" else None
+        # A request whose calls are counted asks for no plans: their work is not the app's.
+        recorder = _Recorder(explain=calls is None)
+        _local.recorder = recorder
         if calls is not None:
             calls.start()
         try:
@@ -263,4 +280,6 @@ def wrapped() -> Counting:
     app: WSGIApp = import_app(os.environ[TARGET_ENV])
     directory = Path(os.environ[DIR_ENV])
     directory.mkdir(parents=True, exist_ok=True)
+    if "sqlalchemy" in sys.modules:
+        pool.hook(directory)  # connection waits under load (run/inapp/pool.py)
     return Counting(app, directory, os.environ.get(CALLGRIND_ENV) == "1")
