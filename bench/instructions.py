@@ -33,6 +33,7 @@ from perfgate.measure.instructions import (  # noqa: E402
     count_instructions,
     why_not_counted,  # noqa: E402
 )
+from perfgate.measure.login import Session  # noqa: E402
 from perfgate.run.environment import shared_environment  # noqa: E402
 
 
@@ -49,7 +50,8 @@ def spread(instances: int) -> None:
             log_dir = Path(scratch) / f"instance-{i}"
             with callgrind_app(config, config.app, config.folder, log_dir,
                                shared_environment()) as target:  # fmt: skip
-                counted = count_instructions(target, config)
+                session = Session(target.app.base_url, config.login, 1000.0, config.folder)
+                counted = count_instructions(target, config, session)
             print(f"instance {i + 1}: {time.monotonic() - began:.1f} s", flush=True)
             for name, found in counted.items():
                 figures.setdefault(name, []).append(found.mean)
@@ -83,7 +85,7 @@ def cost() -> None:
             config.unlink()
 
     off = timed("false")
-    on = timed("30")
+    on = timed("15")
     print(f"check with instructions off: {off:.1f} s, on: {on:.1f} s, added {on - off:+.1f} s "
           f"(ratio {on / off:.2f})")  # fmt: skip
 

@@ -116,7 +116,7 @@ class ProfileConfig(_Strict):
     time_budget_s: float | None = Field(default=None, gt=0, le=86_400)
     # Untimed requests per endpoint counted under callgrind (perfgate.measure.instructions), in
     # INSTRUCTION_BATCHES batches; 0 or false: instructions are not counted.
-    instructions: int = Field(default=30, ge=0, le=10_000)
+    instructions: int = Field(default=15, ge=0, le=10_000)
 
     @field_validator("instructions", mode="before")
     @classmethod

@@ -29,7 +29,8 @@ class Dump:
     inclusive: dict[str, int] = field(default_factory=dict)
 
 
-def read_dump(path: Path) -> Dump:
+def read_dump(path: Path, total_only: bool = False) -> Dump:
+    """The dump at `path`; with `total_only`, its label and total alone (the header's)."""
     names: dict[str, str] = {}
     objects: dict[str, str] = {}
     label, total = "", 0
@@ -45,6 +46,8 @@ def read_dump(path: Path) -> Dump:
             if not line or line.startswith("#"):
                 continue
             head = line[0]
+            if total_only and total and line.startswith(("ob=", "fl=", "fn=")):
+                break  # past the header, which holds the label and the summary
             if head.isdigit() or head in "+-*":
                 cost = _cost(line)
                 if call_follows:

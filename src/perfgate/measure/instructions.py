@@ -46,8 +46,8 @@ from perfgate.run.server import App, running_app
 # first calls, and the app fills its caches. A fixed count, never a time: the state the measured
 # requests find must not depend on how fast the machine was.
 WARMUP_REQUESTS = 40
-# Instructions a batch should cost, about: 20 M take ~0.5 s under callgrind here.
-BATCH_INSTRUCTIONS = 20_000_000
+# Instructions a batch should cost, about: 10 M take ~0.3 s under callgrind here.
+BATCH_INSTRUCTIONS = 10_000_000
 KEPT_FUNCTIONS = 40
 # Under callgrind a request runs 50-100x slower than natively, start-up some times slower.
 SLOWDOWN = 100
@@ -169,7 +169,11 @@ def callgrind_app(
         f"--callgrind-out-file={dumps}/cg.%p.out", "--log-file=" + str(dumps / "valgrind.log"),
     ]  # fmt: skip
     instance = _callgrind_instance(app)
-    with running_app(instance, folder, log_dir, environment, prefix=prefix) as started:
+    # One readiness poll that waits as long as start-up may take: polls that time out while the
+    # worker boots would each still reach the app later, a number that depends on the machine's
+    # speed, and each request changes the state the counted ones find.
+    wait = instance.startup_timeout_s
+    with running_app(instance, folder, log_dir, environment, prefix, wait) as started:
         yield CallgrindApp(started, dumps, log_dir)
 
 
@@ -195,15 +199,15 @@ def count_instructions(
     # Two empty batches: the second holds exactly one control request's own cost.
     client.control("dump", "overhead-1")
     client.control("dump", "overhead-2")
-    _dump(dumps, "overhead-1")
-    overhead = _dump(dumps, "overhead-2").total
+    _dump(dumps, "overhead-1", total_only=True)
+    overhead = _dump(dumps, "overhead-2", total_only=True).total
     counted: dict[str, EndpointInstructions] = {}
     for i, endpoint in enumerate(config.endpoints):
         # One request alone first, to size the batches: a costly endpoint gets fewer requests
         # per batch, so that each batch costs about BATCH_INSTRUCTIONS.
         client.send(endpoint)
         client.control("dump", f"endpoint-{i}-sizing")
-        single = max(_dump(dumps, f"endpoint-{i}-sizing").total - overhead, 1)
+        single = max(_dump(dumps, f"endpoint-{i}-sizing", total_only=True).total - overhead, 1)
         per_batch = max(1, min(requests // INSTRUCTION_BATCHES, BATCH_INSTRUCTIONS // single))
         batches = []
         for batch in range(INSTRUCTION_BATCHES):
@@ -279,10 +283,10 @@ class _Client:
             connection.close()
 
 
-def _dump(folder: Path, label: str) -> Dump:
+def _dump(folder: Path, label: str, total_only: bool = False) -> Dump:
     """The worker's dump named `label` (written before the control request answered)."""
     for path in sorted(folder.glob("cg.*.out.*"), key=lambda p: -p.stat().st_mtime):
-        dump = read_dump(path)
+        dump = read_dump(path, total_only)
         if dump.label == label:
             path.unlink()  # read once: the folder stays small, the next search short
             return dump

@@ -36,7 +36,11 @@ class Started(Protocol):
     def pid(self) -> int | None: ...
 
 
-def wait_ready(app: Started, config: AppConfig, port: int | None = None) -> None:
+def wait_ready(
+    app: Started, config: AppConfig, port: int | None = None, poll_timeout_s: float = 2.0
+) -> None:
+    """Wait until `app` is ready (module docstring); each poll waits up to `poll_timeout_s`
+    for its answer (a poll that timed out still reaches the app once a worker is up)."""
     url = app.base_url + config.ready_path
     deadline = time.monotonic() + config.startup_timeout_s
     last_problem = "no answer"
@@ -56,7 +60,7 @@ def wait_ready(app: Started, config: AppConfig, port: int | None = None) -> None
                 time.sleep(POLL_S)
                 continue
             try:
-                response = session.get(url, timeout=2)
+                response = session.get(url, timeout=poll_timeout_s)
             except requests.RequestException as exc:
                 last_problem, failing_since = type(exc).__name__, None
                 time.sleep(POLL_S)

@@ -171,10 +171,12 @@ def running_app(
     log_dir: Path,
     environment: SideEnvironment | None = None,
     prefix: Sequence[str] = (),
+    poll_timeout_s: float = 2.0,
 ) -> Iterator[App]:
     """Start (or reach) the configured app and yield it once it answers on app.ready_path;
     it runs from `environment` (default: perfgate's own interpreter and packages), its command
-    after `prefix` (a program that runs it, such as valgrind)."""
+    after `prefix` (a program that runs it, such as valgrind); readiness polls wait up to
+    `poll_timeout_s` each."""
     if app.url:
         base_url = app.url.rstrip("/")
         handle = App(base_url, f"already running at {base_url}", None, None)
@@ -229,7 +231,7 @@ def running_app(
     )  # fmt: skip
     try:
         _release_signals(held)
-        wait_ready(handle, app, port)
+        wait_ready(handle, app, port, poll_timeout_s)
         yield handle
     finally:
         stop(process)

@@ -240,7 +240,11 @@ def _collected(
     the server's own loop (it wakes up on a timer between requests, so its share depends on
     time, not on the requests) stays out of the count. A collection first, uncounted: each
     request then starts from the same collector state and runs the same collections of its own
-    (otherwise whatever the server's loop allocated decides which request pays for one)."""
+    (otherwise whatever the server's loop allocated decides which request pays for one). The
+    first request freezes what start-up left, so those collections stay small."""
+    if not gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
     gc.collect()
     callgrind.toggle_collect()
     try:
