@@ -83,7 +83,7 @@ def test_ab_fails_only_the_endpoint_whose_cpu_work_grew(tmp_path: Path) -> None:
     assert 0.03 < checks["summary"]["change"] < 0.08
     for same in ("health", "tags"):  # the same code in fresh processes
         assert checks[same]["status"] == "pass", checks[same]["message"]
-        assert abs(checks[same]["change"]) < 0.01
+        assert abs(checks[same]["change"]) < 0.005  # the A/A spread the issue allows
     failed = {(c["endpoint"], c["metric"]) for c in results["checks"] if c["status"] == "fail"}
     assert ("summary", "instructions") in failed
     assert {endpoint for endpoint, _ in failed} == {"summary"}
