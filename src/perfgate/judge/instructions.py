@@ -40,10 +40,10 @@ def instruction_check(
         return []
     base = _newest(profile.name, history)
     now = profile.instructions
+    if now is None and base is None:
+        return []  # counted on neither side (no valgrind, switched off): nothing to say
     if now is None or base is None:
         why = (note or "not counted") if now is None else "the baseline has no instruction count"
-        if now is None and base is None and note:
-            return []  # counted on neither side (no valgrind, switched off): nothing to say
         return [_check(profile.name, "skipped", tolerance, f"not compared: {why}")]
     d = math.log(now.mean / base.mean)
     se = math.sqrt(_var(now) + _var(base) + config.compare.instructions_floor**2)
