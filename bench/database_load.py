@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -52,7 +53,7 @@ def config(env: str, workers: int, levels: list[int], seconds: float) -> str:
     )
 
 
-def check(folder: Path, text: str) -> dict:
+def check(folder: Path, text: str) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "thresholds.yaml").write_text(text)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -62,7 +63,7 @@ def check(folder: Path, text: str) -> dict:
     )  # fmt: skip
     if done.returncode not in (0, 1):
         raise SystemExit(f"perfgate check failed ({done.returncode}): {done.stderr.strip()}")
-    results: dict = json.loads((folder / "out" / "results.json").read_text())
+    results: dict[str, Any] = json.loads((folder / "out" / "results.json").read_text())
     return results
 
 

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +78,7 @@ def _as_owner(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def start() -> Iterator[PostgresServer]:
+def start() -> Generator[PostgresServer, None, None]:
     """Start a cluster; yields once it accepts connections, stops it afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="perfgate-pg-"))
     data = folder / "data"
