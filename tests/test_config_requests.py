@@ -20,7 +20,6 @@ from perfgate.config import (
     ProfileConfig,
     load_config,
 )
-from perfgate.errors import ConfigError
 from perfgate.judge.gate import judge
 from perfgate.layout import Layout
 from perfgate.redact import MASK, Redactor
@@ -28,22 +27,9 @@ from perfgate.results import BaselineFile
 from tests import runs
 from tests.conftest import REPO_ROOT
 from tests.faultkit import perfgate_env
+from tests.test_config import error_for, write
 
 APP = 'app:\n  target: "tiny:create_app()"\n'
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "thresholds.yaml"
-    path.write_text(text)
-    return path
-
-
-def error_for(tmp_path: Path, text: str) -> str:
-    with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, text))
-    message = str(caught.value)
-    assert "\n" not in message
-    return message
 
 
 @pytest.mark.parametrize(
