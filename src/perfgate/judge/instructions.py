@@ -20,8 +20,6 @@ import math
 import statistics
 from collections.abc import Sequence
 
-from scipy.stats import norm
-
 from perfgate.config import Budget, Config
 from perfgate.results import Check, EndpointInstructions, EndpointProfile, RunResult
 
@@ -47,7 +45,7 @@ def instruction_check(
         return [_check(profile.name, "skipped", tolerance, f"not compared: {why}")]
     d = math.log(now.mean / base.mean)
     se = math.sqrt(_var(now) + _var(base) + config.compare.instructions_floor**2)
-    z = norm.ppf(1 - config.compare.alpha)
+    z = statistics.NormalDist().inv_cdf(1 - config.compare.alpha)
     low, high = math.expm1(d - z * se), math.expm1(d + z * se)
     change = math.expm1(d)
     if low > tolerance:

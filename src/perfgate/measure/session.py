@@ -27,7 +27,7 @@ from perfgate.measure.instructions import Counting, count_sides
 from perfgate.measure.instructions import why_not_counted as why_not_instructions
 from perfgate.measure.load import fresh_requests, load_level_pair
 from perfgate.measure.login import Session
-from perfgate.measure.probe import apply, probe_endpoints
+from perfgate.measure.probe import Answer, apply, first_look, probe_endpoints
 from perfgate.measure.profile import profile_endpoints, profile_pair
 from perfgate.measure.record import RunRecord as RunRecord  # the session's own vocabulary
 from perfgate.measure.record import Side as Side
@@ -60,6 +60,8 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
             watched = [(record, apps)]
             record.description, record.instances = apps[0].description, len(apps)
             sessions = _sessions(config, record, apps, progress)
+            timeout = config.profile.timeout_s
+            looks = [first_look(apps[0].base_url, config.endpoints, timeout, sessions[0])]
             record.phase = "profile"
             progress(f"profiling {len(config.endpoints)} endpoint(s) on {len(apps)} instance(s)")
             urls = [app.base_url for app in apps]
@@ -73,7 +75,7 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
             _still_running(watched)
             # Statement counts and load: the first instance stands for the app (counts are
             # exact, and one load at a time is all the machine can serve).
-            _probe(config, [(record, apps[0], sessions[0])])
+            _probe(config, [(record, apps[0], sessions[0])], looks)
             _still_running(watched)
             pool_before = pool.snapshot(apps[0].query_dir)
             for concurrency in config.load.concurrency if config.load.enabled else []:
@@ -119,6 +121,9 @@ def measure_pair(
             _sessions(config, r, [p[i] for p in pairs], progress) for i, r in enumerate(records)
         )
         sessions = list(zip(bases, heads, strict=True))  # per pair of instances, as `pairs`
+        timeout = config.profile.timeout_s
+        looks = [first_look(pairs[0][i].base_url, config.endpoints, timeout, sessions[0][i])
+                 for i in range(2)]  # fmt: skip
         for record in records:
             record.phase = "profile"
         progress(f"profiling {len(config.endpoints)} endpoint(s), base and head interleaved")
@@ -127,7 +132,7 @@ def measure_pair(
             urls, config.endpoints, config.profile, rng, sessions
         )
         _still_running(watched)
-        _probe(config, [(r, pairs[0][i], sessions[0][i]) for i, r in enumerate(records)])
+        _probe(config, [(r, pairs[0][i], sessions[0][i]) for i, r in enumerate(records)], looks)
         _still_running(watched)
         for concurrency in config.load.concurrency if config.load.enabled else []:
             for record in records:
@@ -274,12 +279,17 @@ def _sessions(
     return sessions
 
 
-def _probe(config: Config, firsts: list[tuple[RunRecord, App, Session]]) -> None:
-    """The untimed probe pass (SQL statements, compression) on each side's first instance."""
-    for record, app, session in firsts:
+def _probe(
+    config: Config, firsts: list[tuple[RunRecord, App, Session]], looks: list[dict[str, Answer]]
+) -> None:
+    """The untimed probe pass (SQL statements, calls, plans, compression, identical answers)
+    on each side's first instance; `looks`: each one's answers from before the profile."""
+    for (record, app, session), look in zip(firsts, looks, strict=True):
         record.phase = "query count"
         timeout = config.profile.timeout_s
-        probed = probe_endpoints(app.base_url, config.endpoints, app.query_dir, timeout, session)
+        probed = probe_endpoints(
+            app.base_url, config.endpoints, app.query_dir, timeout, session, look
+        )
         record.profiles = apply(record.profiles, probed)
         record.queries_note = probed.note
 
