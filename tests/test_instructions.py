@@ -81,9 +81,11 @@ def test_ab_fails_only_the_endpoint_whose_cpu_work_grew(tmp_path: Path) -> None:
     checks = _instructions(results)
     assert checks["summary"]["status"] == "fail", checks["summary"]["message"]
     assert 0.03 < checks["summary"]["change"] < 0.08
-    for same in ("health", "tags"):  # the same code in fresh processes
+    for same in ("health", "tags"):  # unchanged functions, but in an edited module and tree
         assert checks[same]["status"] == "pass", checks[same]["message"]
-        assert abs(checks[same]["change"]) < 0.005  # the A/A spread the issue allows
+        # Not the 0.5% of fresh processes of one tree: an edited module moves every object
+        # in memory, measured here at up to 0.7% (docs/evidence/instructions.md).
+        assert abs(checks[same]["change"]) < 0.01
     # (The wall-time checks of so small a profile may go either way: they are not the subject.)
     assert status == 1
     # Where it went: the function and its calls per request (every 16th of 400 entries).
