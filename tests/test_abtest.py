@@ -89,9 +89,16 @@ def test_check_against_the_previous_commit_fails_and_blames_the_slowed_endpoint(
     relative = [c for c in results["checks"] if c["kind"] == "relative"]
     assert relative and all(c["mde"] is not None for c in relative)
     assert len(results["run"]["load"][0]["trial_rps"]) == 2
-    # Three instances per side (compare.ab_instances), each with its own log.
+    # Four instances per side (compare.ab_instances), each with its own log; every trial
+    # records its pair, the same on both sides, and the pairs' spread is reported.
     logs = sorted(p.parent.name for p in out.glob("*/app.log"))
-    assert logs == ["base", "base-2", "base-3", "head", "head-2", "head-3"]
+    assert logs == [f"{side}{n}" for side in ("base", "head") for n in ("", "-2", "-3", "-4")]
+    sides = zip(results["base_run"]["endpoints"], results["run"]["endpoints"], strict=True)
+    for base, head in sides:
+        assert head["trial_instance"] == base["trial_instance"]
+        assert set(head["trial_instance"]) == {0, 1, 2, 3}
+    pairs_note = "Instance pairs: trials rotated over 4 pair(s)"
+    assert any(n.startswith(pairs_note) for n in results["notes"])
     # cleaned up: no worktree left, in git's records or on disk, and no process
     assert git(repo, "worktree", "list").count("\n") == 1
     assert list(scratch.iterdir()) == []

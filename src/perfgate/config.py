@@ -148,7 +148,7 @@ class LoadConfig(_Strict):
     rate: float | None = Field(default=None, gt=0, le=1_000_000)
     # Same-run A/B mode only: each level runs as this many short trials per side, interleaved
     # with the other side's, so throughput is compared pair by pair.
-    trials: int = Field(default=6, ge=2, le=100)
+    trials: int = Field(default=8, ge=2, le=100)
 
     @field_validator("concurrency")
     @classmethod
@@ -189,9 +189,10 @@ class CompareConfig(_Strict):
     # check --against: spread between processes of the same code (log scale), which pairing
     # cannot cancel; measured by A/A runs with two instances per side (docs/evidence/defaults.md).
     ab_floor: float = Field(default=0.01, ge=0, le=1)
-    # check --against: instances of each side, started A1 B1 B2 A2 A3 B3; trials rotate over
-    # them, so one process's own speed weighs on a third of the trials.
-    ab_instances: int = Field(default=3, ge=1, le=8)
+    # check --against: instances of each side, started A1 B1 B2 A2 A3 B3 B4 A4 (each side first
+    # in half of the pairs); trials rotate over the pairs, so one process's own speed weighs on
+    # a quarter of the trials, and the pairs' disagreement is measured (judge.pairs).
+    ab_instances: int = Field(default=4, ge=1, le=8)
     # Spread of instructions per request between processes of unchanged code (log scale), which
     # one process's batches cannot show: memory layout moves with any edit or checkout, up to
     # 0.7% measured in A/B (docs/evidence/instructions.md).

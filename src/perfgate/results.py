@@ -8,14 +8,13 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       run `server` and `queries_note`; results `findings` and `baseline_load`; check `mde` and
       `underpowered`; load level `trial_rps`; results `mode`, `against` and `base_run`; per load
       level `model`, `target_rps`, `dropped`, `send_lateness_ms`, `client_cpu_share`,
-      `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the
-      reference workload's profile) and `instances` (app instances the profile rotated over);
-      results `confirmation` (the second measurement of a stored-baseline check) and check
-      `confirmation` (the change that second measurement found); per endpoint `time_budget_s`
-      and `warmup_ms`, `by_param`, `instructions`, `calls` (perfgate.evidence),
-      `queries.plans`, `cache_headers`, `identical_body` and `content_type`; run
-      `instructions_note` and `pool`; results `changes`; per finding `saving_ms`,
-      `saving_share` and `next_run`.
+      `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the reference
+      workload's profile) and `instances` (app instances the profile rotated over); results
+      `confirmation` (a stored check's second measurement) and check `confirmation` (the change it
+      found); per endpoint `time_budget_s` and `warmup_ms`, `by_param`, `trial_instance`,
+      `instructions`, `calls` (perfgate.evidence), `queries.plans`, `cache_headers`,
+      `identical_body` and `content_type`; run `instructions_note` and `pool`; results `changes`;
+      per finding `saving_ms`, `saving_share` and `next_run`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -98,6 +97,7 @@ class EndpointProfile(_Frozen):
     latency_ms: LatencySummary | None
     trial_medians_ms: list[float]
     trial_p95_ms: list[float]
+    trial_instance: list[int] = Field(default_factory=list)  # each trial's instance (A/B: pair)
     status_codes: dict[str, int]
     errors: dict[str, int]
     requests: int
@@ -236,8 +236,8 @@ class Check(_Frozen):
     ci_high: float | None = None
     p_value: float | None = None
     message: str = ""
-    # Minimum detectable effect (ratio - 1): the smallest change this check would find
-    # significant, after Holm, with 80% power. Above the tolerance = the check is underpowered.
+    # Minimum detectable effect (ratio - 1): the change the fail rule catches 80% of the time
+    # (judge.stats.min_detectable); underpowered: significance, not the tolerance, sets its bar.
     mde: float | None = None
     underpowered: bool = False
     # Stored-baseline mode: the change a second measurement on fresh app instances found, for a

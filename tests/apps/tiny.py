@@ -1,11 +1,12 @@
 """A dependency-free WSGI app for perfgate's own tests: known answers, no database.
 
 Environment knobs (read at start): TINY_SLOW_PATH and TINY_SLOW_MS make one path busy-wait,
-TINY_SLOW_BY_SEED multiplies that wait by the process's PYTHONHASHSEED (so each instance of a
-multi-instance run answers at its own, known speed), TINY_SLOW_STARTS limits that wait to the
-first N processes that load the app (counted in the file TINY_STARTS_FILE: a slow spell that has
-passed by the next run), TINY_FAIL_IMPORT makes the module fail to import, TINY_PRINT_ENV=NAME
-prints that variable at start-up (as apps that log their settings do, secrets included).
+TINY_SLOW_BY_SEED multiplies that wait by 1 or 2 as the process's PYTHONHASHSEED is odd or even
+(instances 1 and 2 of a stored run, seeds 1 and 2, answer at their own, known speeds),
+TINY_SLOW_STARTS limits that wait to the first N processes that load the app (counted in the file
+TINY_STARTS_FILE: a slow spell that has passed by the next run), TINY_FAIL_IMPORT makes the module
+fail to import, TINY_PRINT_ENV=NAME prints that variable at start-up (as apps that log their
+settings do, secrets included).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def create_app() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     slow_path = os.environ.get("TINY_SLOW_PATH", "")
     slow_s = float(os.environ.get("TINY_SLOW_MS", "0")) / 1000
     if os.environ.get("TINY_SLOW_BY_SEED"):
-        slow_s *= int(os.environ.get("PYTHONHASHSEED", "0") or 0)
+        slow_s *= 1 + (int(os.environ.get("PYTHONHASHSEED", "0") or 0) + 1) % 2
     starts_file = os.environ.get("TINY_STARTS_FILE")
     if starts_file:
         with open(starts_file, "ab") as starts:

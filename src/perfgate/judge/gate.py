@@ -22,8 +22,9 @@ from perfgate.judge.comparable import incomparable, load_key
 from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.instructions import corroborate, instruction_check
+from perfgate.judge.pairs import load_groups, pairs_note, profile_groups, spreads
 from perfgate.judge.relative import Pending, cannot_fail_note, decide, relative, split_cannot_fail
-from perfgate.judge.stats import holm
+from perfgate.judge.stats import PairSpread, holm
 from perfgate.results import (
     BaselineFile,
     Check,
@@ -79,6 +80,9 @@ def judge(
             "out); record new baseline runs with `perfgate baseline`."
         )
 
+    spread = spreads(run, base_run, blocked) if base_run else {}
+    if spread:
+        notes.append(pairs_note(config, spread, run.instances))
     slopes: dict[str, float] = {}
     for profile in run.endpoints:
         budget = config.budgets.for_endpoint(profile.name)
@@ -89,7 +93,9 @@ def judge(
             continue
         checks += exact_checks(profile, budget, history, run.queries_note)
         checks += instruction_check(config, profile, budget, history, run.instructions_note)
-        pending += _profile_changes(config, profile, budget, history, paired, host, slopes)
+        pending += _profile_changes(
+            config, profile, budget, history, host, slopes, paired, spread.get("profile")
+        )
     if slopes:
         shown = ", ".join(f"{name} {slope:.2f}" for name, slope in slopes.items())
         notes.append(
@@ -105,7 +111,7 @@ def judge(
             budget = config.budgets.for_level(level.concurrency)
             checks += _not_compared(key, "load", blocked[key], budget)
             continue
-        pending += _load_changes(config, level, history, paired)
+        pending += _load_changes(config, level, history, paired, run.instances, spread.get("load"))
 
     alpha = config.compare.alpha
     pending, idle = split_cannot_fail(pending, alpha)
@@ -285,12 +291,14 @@ def _profile_changes(
     profile: EndpointProfile,
     budget: Budget,
     history: Sequence[RunResult],
-    paired: bool,
     host: HostSpeed | None,
     slopes: dict[str, float],
+    paired: bool,
+    pair_spread: PairSpread | None,
 ) -> list[Pending]:
     """The relative profile checks of one endpoint; the elasticity of its median to the
-    reference, where it was divided by it, goes into `slopes` for the report."""
+    reference, where it was divided by it, goes into `slopes` for the report. `paired`: the
+    history is the A/B base run, whose pairs disagree by `pair_spread` (judge.pairs)."""
     if not history:
         return []
     matches = [next((p for p in r.endpoints if p.name == profile.name), None) for r in history]
@@ -301,7 +309,11 @@ def _profile_changes(
         found = [(_trial_figures(m, metric), i) for i, m in enumerate(matches) if m]
         runs = [figures for figures, _ in found]
         if host is None:
-            pending += relative(config, name, "profile", metric, tol, now, runs, True, paired)
+            groups = profile_groups(profile, matches[0]) if paired and matches[0] else None
+            pending += relative(
+                config, name, "profile", metric, tol, now, runs, True, paired,
+                pairs=(groups, pair_spread),
+            )  # fmt: skip
             continue
         # Divided by the reference workload's same figure in the same run raised to the
         # endpoint's elasticity, so the host's speed cancels; the report still shows
@@ -334,7 +346,12 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def _load_changes(
-    config: Config, level: LoadLevel, history: Sequence[RunResult], paired: bool
+    config: Config,
+    level: LoadLevel,
+    history: Sequence[RunResult],
+    paired: bool,
+    pairs: int,
+    pair_spread: PairSpread | None,
 ) -> list[Pending]:
     if not history:
         return []
@@ -346,7 +363,11 @@ def _load_changes(
         # Side by side, each short interleaved load trial gives one throughput figure.
         base = [_positive(m.trial_rps) for m in matches if m]
         now = _positive(level.trial_rps)
-        return relative(config, label, "load", "rps", tol, now, base, False, paired=True)
+        groups = load_groups(level, pairs)
+        return relative(
+            config, label, "load", "rps", tol, now, base, False, paired=True,
+            pairs=(groups, pair_spread),
+        )  # fmt: skip
     windows = [_positive(m.window_rps) for m in matches if m]
     return relative(config, label, "load", "rps", tol, _positive(level.window_rps), windows, False)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from perfgate.config import Config
 from perfgate.judge.stats import (
     Estimate,
+    PairSpread,
     compare_paired,
     compare_trials,
     least_significant,
@@ -53,11 +54,14 @@ def relative(
     paired: bool = False,
     min_spread: float | None = None,
     model_var: float = 0.0,
+    pairs: tuple[list[int] | None, PairSpread | None] = (None, None),
 ) -> list[Pending]:
     """One pending check of `current` trial figures against the reference's (one list per
     baseline run; in paired mode one list, the base side). `min_spread` is the least
     between-run spread once measured from 3+ runs, when not compare.noise_floor (the figures
-    were divided by the reference workload); `model_var`, the variance that dividing adds."""
+    were divided by the reference workload); `model_var`, the variance that dividing adds.
+    `pairs` (paired mode): the instance pair of each trial, and how far the pairs disagree
+    (judge.pairs)."""
     if tolerance is None:
         return []
     problem = None
@@ -73,7 +77,7 @@ def relative(
         )  # fmt: skip
         return [Pending(skipped, tolerance, higher_is_worse)]
     estimate = _estimate(
-        config, baseline_runs, current, higher_is_worse, paired, min_spread, model_var
+        config, baseline_runs, current, higher_is_worse, paired, min_spread, model_var, pairs
     )
     runs = [r for r in baseline_runs if r]
     base_value = sum(sum(r) / len(r) for r in runs) / len(runs)
@@ -94,15 +98,19 @@ def _estimate(
     paired: bool,
     min_spread: float | None,
     model_var: float,
+    pairs: tuple[list[int] | None, PairSpread | None],
 ) -> Estimate:
     alpha = config.compare.alpha
     if paired:
+        groups, spread = pairs
         return compare_paired(
             reference[0],
             current,
             higher_is_worse=higher_is_worse,
             alpha=alpha,
             instance_floor=config.compare.ab_floor,
+            groups=groups if groups is not None and len(groups) == len(current) else None,
+            spread=spread,
         )
     return compare_trials(
         reference,
@@ -127,11 +135,14 @@ def decide(pending: Pending, adjusted_p: float, alpha: float, judged: int) -> Ch
     else:
         beyond, within = check.change < -tol, check.ci_low > -tol
     significant = adjusted_p < alpha
-    # Plan for the level the first Holm step demands (alpha / number of judged checks).
-    mde = None
+    # Plan for the level the first Holm step demands (alpha / number of judged checks). The
+    # rule's own 80% point; underpowered where the noise, not the tolerance, sets the bar a
+    # change must clear (a change must be beyond the tolerance by more to be significant).
+    mde, underpowered = None, False
     if pending.se is not None:
-        mde = min_detectable(pending.se, pending.dof, alpha / max(judged, 1))
-    underpowered = mde is not None and mde > tol
+        level = alpha / max(judged, 1)
+        mde = min_detectable(pending.se, pending.dof, level, tolerance=tol)
+        underpowered = least_significant(pending.se, pending.dof, level) - 1 > tol
     if significant and beyond:
         status = "fail"
         why = f"worse than the {tol:.0%} tolerance, significant (Holm p={adjusted_p:.2g})"

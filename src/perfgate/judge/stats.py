@@ -124,6 +124,42 @@ def compare_trials(
     )
 
 
+@dataclass(frozen=True)
+class PairSpread:
+    """How far the instance pairs of a side-by-side check disagree, beyond what their trials'
+    scatter explains: `variance` of one pair's effect on the log ratio (method of moments,
+    pooled over the check's series), on `dof` degrees of freedom, from `series` series."""
+
+    variance: float
+    dof: float
+    series: int
+
+
+def pair_spread(series: Sequence[tuple[Sequence[float], Sequence[int]]]) -> PairSpread | None:
+    """The pair component, pooled over `series` (each: per-trial log ratios head/base, and the
+    pair each trial ran on). Every series gives var(pair means) - within / n per pair, an
+    unbiased estimate of the same thing when the process effect is shared; their mean, floored
+    at 0, is the pooled estimate. Pooling narrows the trials' part of its error, not the pairs':
+    where the series share the processes' effect fully, a handful of pairs is all the evidence
+    there is, so its degrees of freedom are (pairs - 1), as for a single series. Simulated
+    (tests/test_pairs.py), more would let a large pair effect fail unchanged code far above
+    the nominal rate."""
+    estimates, pairs = [], []
+    for diffs, groups in series:
+        parts = _by_group(diffs, groups)
+        if len(parts) < 2:
+            continue
+        within, _ = _within(parts)
+        means = np.array([g.mean() for g in parts])
+        inverse_counts = float(np.mean([1.0 / g.size for g in parts]))
+        estimates.append(float(np.var(means, ddof=1)) - within * inverse_counts)
+        pairs.append(len(parts))
+    if not estimates:
+        return None
+    dof = max(min(pairs) - 1, 1)
+    return PairSpread(max(float(np.mean(estimates)), 0.0), float(dof), len(estimates))
+
+
 def compare_paired(
     base: Sequence[float],
     head: Sequence[float],
@@ -131,16 +167,21 @@ def compare_paired(
     higher_is_worse: bool,
     alpha: float,
     instance_floor: float = 0.0,
+    groups: Sequence[int] | None = None,
+    spread: PairSpread | None = None,
 ) -> Estimate:
     """Compare head with base from trials measured side by side: trial i of each is a pair.
 
     The unit is the per-pair log ratio d_i = log(head_i / base_i). Because a pair was measured
-    within seconds, a slow minute of the machine lands on both halves and cancels in d_i; what is
-    left is the pair-to-pair scatter, which the t interval (n - 1 degrees of freedom) covers.
-    What pairing cannot remove is the difference between the two processes themselves (two
-    instances of the same code differ by a few percent, placement and layout): `instance_floor`
-    is that spread on the log scale, added in quadrature to the standard error.
-    The interval is two-sided at 1 - 2*alpha; p_worse is the one-sided paired t-test p-value.
+    within seconds, a slow minute of the machine lands on both halves and cancels in d_i.
+    What pairing cannot remove is the difference between the processes themselves (placement,
+    memory layout, and how the code meets its hash seed): trial i ran on instance pair
+    `groups[i]`, so d_i = change + u_pair + e_i, and the mean's variance is
+    within / n + var(u) * sum((n_pair / n)^2). var(u) comes from `spread` (the pairs'
+    disagreement pooled over the check, stats.pair_spread), never below `instance_floor`^2 as
+    the whole instance term; the degrees of freedom combine both parts (Satterthwaite).
+    Without `groups`, all trials count as one pair. The interval is two-sided at 1 - 2*alpha;
+    p_worse is the one-sided p-value of the t test on that standard error.
     """
     if len(base) != len(head):
         raise ValueError(f"paired comparison needs equal trial counts ({len(base)} vs {len(head)})")
@@ -150,8 +191,21 @@ def compare_paired(
     n = diffs.size
     mean = float(diffs.mean())
     sd = float(diffs.std(ddof=1))
-    se = math.sqrt(sd * sd / n + instance_floor * instance_floor)
-    dist = reference_distribution(n - 1)
+    parts = _by_group(diffs, groups if groups is not None else [0] * n)
+    within, within_dof = _within(parts) if len(parts) > 1 else (sd * sd, n - 1)
+    if within_dof < 1:  # one trial per pair: the pairs' scatter is all there is
+        within, within_dof = sd * sd, n - 1
+    weight = sum((g.size / n) ** 2 for g in parts)
+    estimated = spread.variance * weight if spread and len(parts) > 1 else 0.0
+    instance = max(estimated, instance_floor * instance_floor)
+    trials_var = within / n
+    se = math.sqrt(trials_var + instance)
+    # Satterthwaite when the pairs' own spread is used (it brings its few degrees of freedom),
+    # never more than the trials have: a floor must not make a check surer than its trials.
+    spread_part = estimated**2 / spread.dof if spread and estimated >= instance > 0 else 0.0
+    denominator = trials_var**2 / within_dof + spread_part
+    dof = min(se**4 / denominator, within_dof) if denominator > 0 else float(within_dof)
+    dist = reference_distribution(dof)
     quantile = float(dist.ppf(1 - alpha))
     signed = mean if higher_is_worse else -mean
     if se > 0:
@@ -166,9 +220,25 @@ def compare_paired(
         spread=sd,
         between_run_from_history=False,
         se=se,
-        dof=float(n - 1),
+        dof=float(dof),
         paired=True,
     )
+
+
+def _by_group(values: np.ndarray | Sequence[float], groups: Sequence[int]) -> list[np.ndarray]:
+    array = np.asarray(values, dtype=float)
+    keys = np.asarray(groups)
+    if keys.size != array.size:
+        raise ValueError(f"{array.size} values but {keys.size} group labels")
+    return [array[keys == key] for key in sorted(set(keys.tolist()))]
+
+
+def _within(parts: Sequence[np.ndarray]) -> tuple[float, int]:
+    """Pooled variance around each part's own mean, and its degrees of freedom."""
+    dof = sum(g.size - 1 for g in parts)
+    if dof <= 0:
+        return 0.0, 0
+    return float(sum(((g - g.mean()) ** 2).sum() for g in parts) / dof), dof
 
 
 def reference_distribution(dof: float) -> Any:
@@ -184,16 +254,20 @@ def _exp(log_value: float) -> float:
     return math.exp(max(-LOG_LIMIT, min(LOG_LIMIT, log_value)))
 
 
-def min_detectable(se: float, dof: float, level: float, power: float = 0.8) -> float:
-    """Smallest true change (as ratio - 1) that a one-sided test at `level` detects with `power`.
+def min_detectable(
+    se: float, dof: float, level: float, power: float = 0.8, tolerance: float = 0.0
+) -> float:
+    """Smallest true change (as ratio - 1) that the fail rule catches with `power`.
 
-    On the log scale it is (q(1 - level) + q(power)) * se with q the quantiles of the test's
-    reference distribution. Pass the level the check must really reach: after Holm across m
-    checks the first one must beat alpha / m, so that is the honest level to plan for.
+    The rule fails a check when its estimate is significant at `level` AND beyond `tolerance`,
+    so on the log scale the estimate must pass max(q(1 - level) * se, log(1 + tolerance)); it
+    lands above that with `power` when the true change is q(power) * se further, q the
+    quantiles of the test's reference distribution. Pass the level the check must really reach:
+    after Holm across m checks the first one must beat alpha / m.
     """
     dist = reference_distribution(dof)
-    log_effect = (float(dist.ppf(1 - level)) + float(dist.ppf(power))) * se
-    return _exp(log_effect) - 1
+    bar = max(float(dist.ppf(1 - level)) * se, math.log1p(max(tolerance, 0.0)))
+    return _exp(bar + float(dist.ppf(power)) * se) - 1
 
 
 def least_significant(se: float, dof: float, level: float) -> float:

@@ -95,7 +95,11 @@ def profile_endpoints(
             done = [e for e in endpoints if outcomes[e.name]]
             collected[:] = [summarize_trials(e, outcomes[e.name], plans.get(e.name)) for e in done]
         raise
-    return [summarize_trials(e, outcomes[e.name], plans[e.name]) for e, _ in instances[0]]
+    count = len(instances)
+    return [
+        summarize_trials(e, outcomes[e.name], plans[e.name], _rotation(outcomes[e.name], count))
+        for e, _ in instances[0]
+    ]
 
 
 def profile_pair(
@@ -114,10 +118,17 @@ def profile_pair(
     head: Trials = {e.name: [] for e in endpoints}
     plans: dict[str, Plan] = {}
     run_interruptible(_profile_pair(prepared, endpoints, config, rng, (base, head), plans))
-    return (
-        [summarize_trials(e, base[e.name], plans[e.name]) for e in endpoints],
-        [summarize_trials(e, head[e.name], plans[e.name]) for e in endpoints],
-    )
+    sides: tuple[list[EndpointProfile], list[EndpointProfile]] = ([], [])
+    for e in endpoints:
+        pairs_of = _rotation(base[e.name], len(urls))
+        # A trial counts only where both sides have a figure: pairs stay aligned.
+        both = [
+            _answered(e, b) and _answered(e, h)
+            for b, h in zip(base[e.name], head[e.name], strict=True)
+        ]
+        for side, trials in zip(sides, (base, head), strict=True):
+            side.append(summarize_trials(e, trials[e.name], plans[e.name], pairs_of, both))
+    return sides
 
 
 class _Prepared:
@@ -270,13 +281,32 @@ def split_samples(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
+def _rotation(trials: list[list[Sent]], instances: int) -> list[int]:
+    """The instance each trial ran on: trial t on instance (or pair) t mod their number."""
+    return [t % max(instances, 1) for t in range(len(trials))]
+
+
+def _succeeded(endpoint: Endpoint, outcome: Outcome) -> bool:
+    return outcome.error is None and outcome.status in endpoint.expect_status
+
+
+def _answered(endpoint: Endpoint, trial: list[Sent]) -> bool:
+    return any(_succeeded(endpoint, o) for _, o in trial)
+
+
 def summarize_trials(
-    endpoint: Endpoint, sent: list[list[Sent]], plan: Plan | None = None
+    endpoint: Endpoint,
+    sent: list[list[Sent]],
+    plan: Plan | None = None,
+    instance_of: Sequence[int] = (),
+    usable: Sequence[bool] = (),
 ) -> EndpointProfile:
-    """One endpoint's profile; a time budget that cut its samples (`plan`) is recorded."""
+    """One endpoint's profile; a time budget that cut its samples (`plan`) is recorded.
+    A trial gives figures when it has a successful request (and is `usable`, where given: in
+    A/B, when the other side's trial has one too); `instance_of[t]` is where trial t ran."""
 
     def succeeded(outcome: Outcome) -> bool:
-        return outcome.error is None and outcome.status in endpoint.expect_status
+        return _succeeded(endpoint, outcome)
 
     trials = [[o for _, o in trial] for trial in sent]
     everything = [o for trial in trials for o in trial]
@@ -284,13 +314,17 @@ def summarize_trials(
     errors = Counter((o.error or ErrorKind.STATUS).value for o in everything if not succeeded(o))
     statuses = Counter(str(o.status) for o in everything if o.status is not None)
     good_trials = [[o.latency_s * 1000 for o in t if succeeded(o)] for t in trials]
+    kept = [
+        t for t, good in enumerate(good_trials) if good and (not usable or usable[t])
+    ]  # fmt: skip
     return EndpointProfile(
         name=endpoint.name,
         method=endpoint.method,
         path=endpoint.path,
         latency_ms=summarize_ms([o.latency_s for o in ok]) if ok else None,
-        trial_medians_ms=[statistics.median(t) for t in good_trials if t],
-        trial_p95_ms=[percentile(t, 95) for t in good_trials if t],
+        trial_medians_ms=[statistics.median(good_trials[t]) for t in kept],
+        trial_p95_ms=[percentile(good_trials[t], 95) for t in kept],
+        trial_instance=[instance_of[t] for t in kept] if instance_of else [],
         status_codes=dict(sorted(statuses.items())),
         errors=dict(sorted(errors.items())),
         requests=len(everything),

@@ -245,17 +245,19 @@ def _start_pairs(
 
     Why more than one instance per side: two processes of the same code differ by a few percent
     (where the scheduler puts them, their memory layout); trials rotate over the pairs, so
-    per-instance effects average out; pair j's two apps share one hash seed (nth_instance). Why
-    the drawn, mirrored start order: in A/A runs the side started first answered ~1.3% slower,
-    with one or with two instances per side; which side that is must be chance, not always the
-    base."""
+    per-instance effects average out; pair j's two apps share one hash seed, drawn for this
+    check (nth_instance). Why the drawn, mirrored start order: in A/A runs the side started
+    first answered ~1.3% slower, with one or with two instances per side; which side that is
+    must be chance, not always the base, and with an even count (the default, 4) each side
+    starts first in half of the pairs."""
     first = rng.randrange(2)
+    seeds = [rng.randrange(1, 2**32) for _ in range(count)]  # PYTHONHASHSEED: 1 to 2^32 - 1
     started: dict[tuple[int, int], App] = {}
     for j in range(count):
         for i in (first, 1 - first) if j % 2 == 0 else (1 - first, first):
             side = records[i].side
             assert side.name is not None
-            app = nth_instance(side.app, j)
+            app = nth_instance(side.app, j, seeds[j])
             log_dir = layout.side(side.name, j)
             started[i, j] = _started(stack, side, app, log_dir, records[i].environment)
     # Unwound first: every app is told to stop at once, then each is waited for.

@@ -149,19 +149,24 @@ def instrument_env(
     }
 
 
-def nth_instance(app: AppConfig, index: int) -> AppConfig:
+def nth_instance(app: AppConfig, index: int, seed: int | None = None) -> AppConfig:
     """The config of instance `index` (0-based) of an app started several times: a fixed
-    PYTHONHASHSEED per index, unless app.env sets one.
+    PYTHONHASHSEED, `seed` or else index + 1, unless app.env sets one.
 
     Why: Python randomizes string hashing per process, which reshuffles dicts and sets and moves
     a process's speed by a few percent; in two interleaved series of fresh instances here, fixed
     seeds cut the spread between instances of the same code by about a quarter
-    (docs/evidence/defaults.md). Instance n of every run (and of both sides in A/B) gets the same
-    seed, so that effect is the same on both sides of a comparison, while several instances still
-    average over several seeds."""
+    (docs/evidence/defaults.md). Against a stored baseline, instance n of every run gets seed
+    n + 1, so runs of different commits differ by their code, and how each commit meets those
+    seeds is part of the run-to-run spread the history measures. Side by side (A/B), the two
+    apps of a pair share a seed drawn for the check (measure.session): seed effects cancel
+    where the code is the same, and where it differs, how base and head meet their seeds is a
+    fresh draw every check (it shows in the pairs' spread, judge.pairs), not a bias repeated
+    on every rerun."""
     if "PYTHONHASHSEED" in app.env:
         return app
-    return app.model_copy(update={"env": {**app.env, "PYTHONHASHSEED": str(index + 1)}})
+    chosen = index + 1 if seed is None else seed
+    return app.model_copy(update={"env": {**app.env, "PYTHONHASHSEED": str(chosen)}})
 
 
 @contextmanager
