@@ -19,6 +19,7 @@ from perfgate.config import Config
 from perfgate.judge.stats import (
     Estimate,
     PairSpread,
+    chance_beyond,
     compare_paired,
     compare_trials,
     least_significant,
@@ -146,6 +147,12 @@ def decide(pending: Pending, adjusted_p: float, alpha: float, judged: int) -> Ch
     if significant and beyond:
         status = "fail"
         why = f"worse than the {tol:.0%} tolerance, significant (Holm p={adjusted_p:.2g})"
+        if pending.se is not None:
+            excess = math.log1p(check.change) - math.log1p(tol)  # on the log scale
+            if not pending.higher_is_worse:
+                excess = math.log1p(-tol) - math.log1p(check.change)
+            sure = chance_beyond(excess, pending.se, pending.dof)
+            why += f"; {_sure(sure)} sure it is beyond the tolerance, not just beyond 0"
     elif within:
         status, why = "pass", f"the interval stays within the {tol:.0%} tolerance"
     else:
@@ -159,6 +166,11 @@ def decide(pending: Pending, adjusted_p: float, alpha: float, judged: int) -> Ch
             "underpowered": underpowered,
         }
     )  # fmt: skip
+
+
+def _sure(chance: float) -> str:
+    """A probability as a reader weighs it: 97%, or >99.9% rather than a rounded 100%."""
+    return ">99.9%" if chance > 0.999 else f"{chance:.0%}"
 
 
 def split_cannot_fail(

@@ -270,6 +270,16 @@ def min_detectable(
     return _exp(bar + float(dist.ppf(power)) * se) - 1
 
 
+def chance_beyond(excess: float, se: float, dof: float) -> float:
+    """How sure one can be that a change is worse than its tolerance, given by how much its
+    estimate is worse than the tolerance on the log scale (`excess`) and its standard error: the
+    share of the check's t distribution beyond the tolerance, as with a flat prior. Unadjusted
+    for the other checks: it says how far past the tolerance a red is, not whether it is red."""
+    if se <= 0:
+        return 1.0 if excess > 0 else 0.0
+    return float(reference_distribution(dof).cdf(excess / se))
+
+
 def least_significant(se: float, dof: float, level: float) -> float:
     """The smallest change, as a ratio (2.0: twice or half), that a one-sided test at `level`
     finds significant when the estimate lands exactly on it."""
