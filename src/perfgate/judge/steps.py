@@ -9,10 +9,10 @@ is cut into segments at its steps, and a check uses the segment that holds its b
 
 The detector is binary segmentation on the log of each run's typical figure (the geometric mean
 of its trial medians, or of its trial p95s), per endpoint and metric: the split with the largest
-two-sample t statistic (its spread from the differences of successive runs), kept when a permutation test finds it significant (the runs' order
-shuffled: under "no step" any order is as likely) AND the two levels differ by at least
-MIN_STEP, so that the few percent runs drift apart on unchanged code is never called a step.
-Then each side is searched again. Runs that measured perfgate's reference workload are divided
+two-sample t statistic (its spread from the differences of successive runs), kept when a
+permutation test finds it significant (the runs' order shuffled: under "no step" any order is as
+likely) AND the two levels differ by at least MIN_STEP, so that the few percent runs drift apart
+on unchanged code is never called a step. Then each side is searched again. Runs that measured perfgate's reference workload are divided
 by it first, so a slow host on the day of one push is not read as a step of the code.
 
 Why not a library: E-divisive (Hunter / Apache Otava, MongoDB's signal-processing-algorithms)
@@ -25,9 +25,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from itertools import pairwise
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from statistics import geometric_mean
 
 from perfgate.results import EndpointProfile, RunResult
