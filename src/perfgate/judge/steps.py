@@ -12,8 +12,9 @@ of its trial medians, or of its trial p95s), per endpoint and metric: the split 
 two-sample t statistic (its spread from the differences of successive runs), kept when a
 permutation test finds it significant (the runs' order shuffled: under "no step" any order is as
 likely) AND the two levels differ by at least MIN_STEP, so that the few percent runs drift apart
-on unchanged code is never called a step. Then each side is searched again. Runs that measured perfgate's reference workload are divided
-by it first, so a slow host on the day of one push is not read as a step of the code.
+on unchanged code is never called a step. Then each side is searched again. Runs that measured
+perfgate's reference workload are divided by it first, so that a slow host on the day of one
+push is not read as a step of the code.
 
 Why not a library: E-divisive (Hunter / Apache Otava, MongoDB's signal-processing-algorithms)
 and asv's step detection come inside tools with their own dependencies and storage; what a
