@@ -252,12 +252,14 @@ def _main_changed(steps: Sequence[Step]) -> str:
     """`main got 9% slower at abc1234 (2026-11-30): items median 10.2 ms -> 11.1 ms, ...`."""
     first = max(steps, key=lambda s: abs(s.change))
     way = "slower" if first.change > 0 else "faster"
-    size = abs(first.change) if first.change > 0 else 1 - 1 / (1 + first.change)
+    # In the terms a developer uses: 9% slower, 2.5x slower, 20% faster (time per request).
+    ratio = 1 + first.change if first.change > 0 else 1 / (1 + first.change)
+    size = f"{ratio:.1f}x" if ratio >= 2 else f"{ratio - 1:.0%}"
     figures = ", ".join(
         f"{s.endpoint} {s.metric} {s.before_ms:.3g} ms -> {s.after_ms:.3g} ms" for s in steps
     )
     return (
-        f"main got {size:.0%} {way} at {short(first.commit)} ({first.created_at[:10]}): {figures}"
+        f"main got {size} {way} at {short(first.commit)} ({first.created_at[:10]}): {figures}"
     )
 
 
