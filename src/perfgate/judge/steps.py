@@ -258,9 +258,7 @@ def _main_changed(steps: Sequence[Step]) -> str:
     figures = ", ".join(
         f"{s.endpoint} {s.metric} {s.before_ms:.3g} ms -> {s.after_ms:.3g} ms" for s in steps
     )
-    return (
-        f"main got {size} {way} at {short(first.commit)} ({first.created_at[:10]}): {figures}"
-    )
+    return f"main got {size} {way} at {short(first.commit)} ({first.created_at[:10]}): {figures}"
 
 
 def burst_minutes(runs: Sequence[RunResult]) -> int | None:
