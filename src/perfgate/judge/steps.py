@@ -40,13 +40,12 @@ from perfgate.results import EndpointProfile, RunResult
 MIN_STEP = 0.05
 # A step needs runs on both sides: with one run after it, a single slow run would be one.
 MIN_SEGMENT = 2
-# Permutations of the significance test, and the level a split must reach. A shuffled series
-# puts the runs after a step together only by chance, about 2 / C(n, k) of the time (k runs after
-# it, n in all), so the level bounds how few runs a step can be seen with: at 0.02, two runs
-# after it in a history of 15, three in one of 10. bench/steps.py measures the trade: 0-2.5% of
-# noise series of 2-5% get a false step, a 10% step in 3% noise is placed exactly in 57-92% of
-# 30-run histories (2-5 runs after it); at 0.05 the first rate reaches 8%, at 0.01 the second
-# falls to 40% with two runs after.
+# Permutations of the significance test, and the level a split must reach. With few runs after
+# a step, shuffles bring them together by chance often, so the level bounds how early a step
+# is seen. bench/steps.py measures the trade (docs/evidence/defaults.md): at 0.02, 0-2.5% of
+# noise series of 2-5% get a false step, and a 10% step in 3% noise is placed exactly in 59-88%
+# of 30-run histories (2-5 runs after it); at 0.05 the first rate reaches 8%, at 0.01 the
+# second falls to 45% with two runs after.
 PERMUTATIONS = 299
 STEP_ALPHA = 0.02
 SEED = 19
