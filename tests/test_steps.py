@@ -122,3 +122,17 @@ def test_a_segment_recorded_within_minutes_is_flagged_as_a_burst() -> None:
     # 3 minutes apart, 15 minutes in all; and 6 hours apart: not a burst.
     assert history_notes(plan_history(history([1.0] * 6, hours=0.05), base_index=5)) == []
     assert history_notes(plan_history(history([1.0] * 6), base_index=5)) == []
+
+
+def test_an_endpoint_added_on_the_way_is_searched_over_the_runs_that_have_it() -> None:
+    runs = history([1.0] * 20 + [1.2] * 6)
+    # `a` only from run 9 on; `b` in every run (no step).
+    runs = [
+        r
+        if n >= 8
+        else r.model_copy(update={"endpoints": [p for p in r.endpoints if p.name == "b"]})
+        for n, r in enumerate(runs)
+    ]
+    plan = plan_history(runs, base_index=25)
+    assert {(s.endpoint, s.index) for s in plan.steps} == {("a", 20)}
+    assert plan.judged == runs[20:]

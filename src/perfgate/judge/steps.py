@@ -158,31 +158,32 @@ def _best_split(values: Sequence[float]) -> tuple[int, float]:
 
 
 def history_steps(runs: Sequence[RunResult]) -> list[Step]:
-    """Every step of every endpoint and metric in the history, oldest first."""
+    """Every step of every endpoint and metric in the history, oldest first. An endpoint that
+    only some runs measured (one added or renamed on the way) is searched over those runs."""
     divide = bool(runs) and all(r.reference for r in runs)
     divide = divide and len({r.reference.path for r in runs if r.reference}) == 1
     names = sorted({p.name for r in runs for p in r.endpoints})
     steps = []
     for name in names:
         for metric in METRICS:
-            typical = [_typical(_profile(r, name), metric) for r in runs]
-            if any(v is None for v in typical):
-                continue  # an endpoint some runs lack: no series to cut
-            measured = [v for v in typical if v is not None]
+            found = [(i, _typical(_profile(r, name), metric)) for i, r in enumerate(runs)]
+            where = [i for i, v in found if v is not None]
+            measured = [v for _, v in found if v is not None]
             series = [math.log(v) for v in measured]
             if divide:
-                hosts = [_typical(r.reference, metric) or 1.0 for r in runs]
+                hosts = [_typical(runs[i].reference, metric) or 1.0 for i in where]
                 series = [v - math.log(h) for v, h in zip(series, hosts, strict=True)]
             cuts = find_steps(series)
-            bounds = [0, *(i for i, _ in cuts), len(series)]
-            for number, (index, p_value) in enumerate(cuts):
-                before, after = slice(bounds[number], index), slice(index, bounds[number + 2])
+            bounds = [0, *(k for k, _ in cuts), len(series)]
+            for number, (k, p_value) in enumerate(cuts):
+                before, after = slice(bounds[number], k), slice(k, bounds[number + 2])
                 change = math.exp(_mean(series[after]) - _mean(series[before])) - 1
+                run = runs[where[k]]
                 steps.append(
                     Step(
-                        name, metric, index, runs[index].environment.git_commit,
-                        runs[index].created_at, change, geometric_mean(measured[before]),
-                        geometric_mean(measured[after]), p_value,
+                        name, metric, where[k], run.environment.git_commit, run.created_at,
+                        change, geometric_mean(measured[before]), geometric_mean(measured[after]),
+                        p_value,
                     )
                 )  # fmt: skip
     return sorted(steps, key=lambda s: (s.index, s.endpoint, s.metric))
