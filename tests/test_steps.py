@@ -99,7 +99,11 @@ def test_a_check_whose_base_is_before_the_step_compares_with_the_runs_before_it(
     plan = plan_history(runs, base_index=9)
     assert (plan.start, plan.end, plan.judged_start) == (0, 14, 4)  # the newest 10 of 14
     (note,) = history_notes(plan)
-    assert "after this tree's base commit; this check compares with the 10 run(s) before it" in note
+    assert (
+        "after this tree's base commit; this check compares with the newest 10 of the 14 runs "
+        in note
+    )
+    assert note.endswith("before it.")
 
 
 def test_without_a_step_the_newest_ten_runs_are_judged_and_nothing_is_said() -> None:

@@ -223,14 +223,16 @@ def history_notes(plan: HistoryPlan) -> list[str]:
     """What the report says about the history a stored-mode check used."""
     notes = []
     since = len(plan.judged)
+    segment = plan.end - plan.start
+    runs = (
+        f"the {since} run(s)" if since == segment else f"the newest {since} of the {segment} runs"
+    )
     if plan.cut_by:
-        notes.append(
-            f"{_main_changed(plan.cut_by)}; this check compares with the {since} run(s) since."
-        )
+        notes.append(f"{_main_changed(plan.cut_by)}; this check compares with {runs} since.")
     if plan.after:
         notes.append(
             f"{_main_changed(plan.after)}, after this tree's base commit; this check compares "
-            f"with the {since} run(s) before it."
+            f"with {runs} before it."
         )
     if plan.base_index is None and plan.steps:
         notes.append(
