@@ -268,11 +268,10 @@ def recompare(
     config: Config, baseline: Path, results_file: Path, layout: Layout, console: Console
 ) -> Checked:
     """Judge a results file again, against another baseline file, without measuring."""
+    stored = load_baseline(baseline)
     earlier = load_results(results_file)
     # The segment of the run's own commit, as the check that measured it would have chosen.
-    history = history_for_check(
-        load_baseline(baseline), config.folder, earlier.run.environment.git_commit
-    )
+    history = history_for_check(stored, config.folder, earlier.run.environment.git_commit)
     layout.prepare(measuring=False)
     # A confirmation measured for this run is evidence against any baseline; it is reused.
     results = evaluate(
