@@ -137,6 +137,13 @@ def test_a_pull_request_after_a_step_on_main_compares_with_the_runs_since(
         moved = math.log1p(read) - math.log1p(change)
         assert moved == pytest.approx(BEFORE / (BEFORE + AFTER) * math.log(STEP), abs=0.1)
 
+    # Judged again later (`perfgate compare`), the run is placed by its own commit: same segment.
+    baseline_file = repo / ".perfgate" / "baseline.json"
+    again = repo / "again"
+    argv = ["compare", str(baseline_file), str(out / "results.json"), "-c", str(path)]
+    main([*argv, "--out", str(again)])
+    assert load_results(again / "results.json").baseline_runs == AFTER
+
     # `perfgate history` prints the step and the runs a check from here uses.
     capsys.readouterr()
     assert main(["history", "-c", str(path)]) == 0
