@@ -44,7 +44,7 @@ from perfgate.evidence import Growth as Growth
 from perfgate.evidence import ParamFigures as ParamFigures
 
 SCHEMA_VERSION = 1
-BASELINE_HISTORY = 10
+BASELINE_HISTORY = 30
 
 _Model = TypeVar("_Model", bound=BaseModel)
 

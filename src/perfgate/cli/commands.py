@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from perfgate.config import load_config
 from perfgate.console import Console
 from perfgate.core import check as core
+from perfgate.core.history import describe_history
 from perfgate.errors import ExitStatus
 from perfgate.github.action import run_action
 from perfgate.github.comment import run_comment
 from perfgate.github.token import reexec_without_secrets
 from perfgate.layout import Layout
+from perfgate.report.history import render_history
 from perfgate.report.html import render_html
 from perfgate.report.markdown import render_markdown
 from perfgate.report.summary import summary_lines
@@ -58,6 +61,17 @@ def calibrate(args: argparse.Namespace, console: Console) -> ExitStatus:
     console.show(
         core.calibrate(config, Layout(core.out_folder(config, args.out)), console, args.seed)
     )
+    return ExitStatus.OK
+
+
+def history(args: argparse.Namespace, console: Console) -> ExitStatus:
+    # A baseline file named on its own needs no config; git is then asked from here.
+    if args.baseline:
+        path, folder = args.baseline, Path.cwd()
+    else:
+        config = load_config(args.config)
+        path, folder = core.baseline_path(config), config.folder
+    console.show(render_history(describe_history(path, folder), path), end="")
     return ExitStatus.OK
 
 

@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, default=DEFAULT_OUT, help=OUT_HELP)
     compare.set_defaults(handler=commands.compare)
 
+    history = sub.add_parser(
+        "history", help="the baseline history's steps, and the runs a check uses"
+    )
+    with_config(history)
+    history.set_defaults(handler=commands.history)
+
     report = sub.add_parser("report", help="render a results file")
     report.add_argument("results_file", type=Path, metavar="RESULTS")
     report.add_argument("--format", choices=["md", "html", "json"], default="md")

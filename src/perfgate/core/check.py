@@ -19,6 +19,7 @@ from perfgate.config import Config, load_config
 from perfgate.console import Console
 from perfgate.core.confirm import confirm
 from perfgate.core.exits import gate_exit
+from perfgate.core.history import history_for_check
 from perfgate.errors import ExitStatus, Interrupted, MeasurementError
 from perfgate.judge.calibrate import noise_table, render_noise
 from perfgate.judge.diagnose import diagnose
@@ -147,9 +148,13 @@ def ab_check(
 def stored_check(
     config: Config, baseline: BaselineFile | None, layout: Layout, console: Console
 ) -> ResultsFile:
-    """Measure the config's tree and judge it against the stored `baseline` history."""
-    run, confirmation = measure_stored(config, baseline, layout, console)
-    results = evaluate(config, run, baseline, confirmation=confirmation)
+    """Measure the config's tree and judge it against the stored `baseline` history: the runs
+    of the segment holding this tree's base commit (perfgate.core.history)."""
+    history = history_for_check(baseline, config.folder)
+    run, confirmation = measure_stored(config, history.baseline, layout, console)
+    results = evaluate(
+        config, run, history.baseline, confirmation=confirmation, notes=history.notes
+    )
     write_outputs(results, layout, console)
     return results
 
@@ -197,14 +202,16 @@ def evaluate(
     base_run: RunResult | None = None,
     against: str | None = None,
     confirmation: RunResult | None = None,
+    notes: Sequence[str] = (),
 ) -> ResultsFile:
-    """Judge and diagnose a measured run: the results file, not yet written."""
+    """Judge and diagnose a measured run: the results file, not yet written. `notes` about the
+    stored history come first."""
     verdict = judge(config, run, baseline, base_run, confirmation)
     history = [base_run] if base_run else baseline.runs if baseline else []
     return ResultsFile(
         verdict=verdict.verdict,
         checks=verdict.checks,
-        notes=verdict.notes,
+        notes=[*notes, *verdict.notes],
         baseline_runs=verdict.baseline_runs,
         run=run,
         findings=diagnose(run),
@@ -261,11 +268,19 @@ def recompare(
     config: Config, baseline: Path, results_file: Path, layout: Layout, console: Console
 ) -> Checked:
     """Judge a results file again, against another baseline file, without measuring."""
-    history = load_baseline(baseline)
+    stored = load_baseline(baseline)
     earlier = load_results(results_file)
+    # The segment of the run's own commit, as the check that measured it would have chosen.
+    history = history_for_check(stored, config.folder, earlier.run.environment.git_commit)
     layout.prepare(measuring=False)
     # A confirmation measured for this run is evidence against any baseline; it is reused.
-    results = evaluate(config, earlier.run, history, confirmation=earlier.confirmation)
+    results = evaluate(
+        config,
+        earlier.run,
+        history.baseline,
+        confirmation=earlier.confirmation,
+        notes=history.notes,
+    )
     write_outputs(results, layout, console)
     return Checked(results, layout, config.compare.strict)
 

@@ -71,3 +71,16 @@ def base_tree(ref: str, folder: Path) -> Iterator[BaseTree]:
             _git(["worktree", "remove", "--force", str(tree)], root)
         shutil.rmtree(scratch, ignore_errors=True)
         _git(["worktree", "prune"], root)
+
+
+def is_ancestor(folder: Path, commit: str, head: str = "HEAD") -> bool:
+    """Whether `commit` is `head` or one of its ancestors in the repository holding `folder`;
+    False too when git, the repository or either commit is missing (a shallow clone)."""
+    try:
+        done = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", commit, head],
+            cwd=folder, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0

@@ -1,0 +1,299 @@
+"""Steps in the stored baseline history: where main's own performance changed, and which runs a
+stored-mode check should be compared with.
+
+The history holds one run per push to main, so its runs are of different commits. A change
+merged to main moves every later run; an equal-weight mean over the history then sits between
+the old and the new level, and the next pull requests are blamed for main's change (and the
+step inflates the run-to-run spread, so their checks turn inconclusive as well). So the history
+is cut into segments at its steps, and a check uses the segment that holds its base commit.
+
+The detector is binary segmentation on the log of each run's typical figure (the geometric mean
+of its trial medians, or of its trial p95s), per endpoint and metric: the split with the largest
+two-sample t statistic (its spread from the differences of successive runs), kept when a
+permutation test finds it significant (the runs' order shuffled: under "no step" any order is as
+likely) AND the two levels differ by at least MIN_STEP, so that the few percent runs drift apart
+on unchanged code is never called a step. Then each side is searched again. Runs that measured
+perfgate's reference workload are divided by it first, so that a slow host on the day of one
+push is not read as a step of the code.
+
+Why not a library: E-divisive (Hunter / Apache Otava, MongoDB's signal-processing-algorithms)
+and asv's step detection come inside tools with their own dependencies and storage; what a
+history of at most BASELINE_HISTORY runs needs is this one test, on a series this short.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from statistics import geometric_mean
+
+from perfgate.results import EndpointProfile, RunResult
+
+# The smallest change of level called a step (ratio - 1). Divided by the reference, unchanged
+# code drifts by 2-4% between runs on a shared runner (docs/evidence/defaults.md); a step must
+# stand clear of that, and smaller steps of main move a pull request's estimate by less than
+# the tolerances teams set (5-10%).
+MIN_STEP = 0.05
+# A step needs runs on both sides: with one run after it, a single slow run would be one.
+MIN_SEGMENT = 2
+# Permutations of the significance test, and the level a split must reach. With few runs after
+# a step, shuffles bring them together by chance often, so the level bounds how early a step
+# is seen. bench/steps.py measures the trade (docs/evidence/defaults.md): at 0.02, 0-2.5% of
+# noise series of 2-5% get a false step, and a 10% step in 3% noise is placed exactly in 59-88%
+# of 30-run histories (2-5 runs after it); at 0.05 the first rate reaches 8%, at 0.01 the
+# second falls to 45% with two runs after.
+PERMUTATIONS = 299
+STEP_ALPHA = 0.02
+SEED = 19
+# The between-run spread the t statistic is never given less of (log scale): identical figures
+# (a copied run) would otherwise make any difference infinitely significant.
+SPREAD_FLOOR = 0.005
+# The runs a check is compared with: the newest of its segment, at most this many.
+JUDGED_RUNS = 10
+# A segment whose runs were all recorded within this many minutes was recorded in a burst.
+BURST_MINUTES = 10
+METRICS = ("median", "p95")
+
+
+@dataclass(frozen=True)
+class Step:
+    """Main's level of one endpoint and metric changed at run `index` of the history (the first
+    run of the new level). `change` is new/old - 1 of the detector's series (host-adjusted when
+    the runs measured the reference); `before_ms` and `after_ms` are the typical figures in ms
+    of the runs on each side, as measured."""
+
+    endpoint: str
+    metric: str
+    index: int
+    commit: str | None
+    created_at: str
+    change: float
+    before_ms: float
+    after_ms: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class HistoryPlan:
+    """The steps of a history and the runs a check uses: `runs[judged_start:end]`, the newest
+    JUDGED_RUNS of the segment `runs[start:end]` that holds run `base_index` (the newest run of
+    the check's base commit or an ancestor of it; None when it could not be placed, and then
+    the newest segment is used)."""
+
+    runs: tuple[RunResult, ...]
+    steps: tuple[Step, ...]
+    start: int
+    end: int
+    judged_start: int
+    base_index: int | None
+
+    @property
+    def judged(self) -> list[RunResult]:
+        return list(self.runs[self.judged_start : self.end])
+
+    @property
+    def cut_by(self) -> list[Step]:
+        """The steps at the start of the segment: the change this check is compared after."""
+        return [s for s in self.steps if s.index == self.start and self.start > 0]
+
+    @property
+    def after(self) -> list[Step]:
+        """Steps after the segment: main changed after this check's base."""
+        return [s for s in self.steps if s.index == self.end]
+
+
+def find_steps(values: Sequence[float]) -> list[tuple[int, float]]:
+    """Steps in a series of log figures, in order: (index of the first value of the new level,
+    permutation p-value)."""
+    found: list[tuple[int, float]] = []
+    _segment(list(values), 0, found, random.Random(SEED))
+    return sorted(found)
+
+
+def _segment(
+    values: list[float], offset: int, found: list[tuple[int, float]], rng: random.Random
+) -> None:
+    if len(values) < 2 * MIN_SEGMENT:
+        return
+    split, statistic = _best_split(values)
+    left, right = values[:split], values[split:]
+    if abs(_mean(right) - _mean(left)) < math.log1p(MIN_STEP):
+        return
+    shuffled, exceed = list(values), 0
+    for _ in range(PERMUTATIONS):
+        rng.shuffle(shuffled)
+        exceed += _best_split(shuffled)[1] >= statistic
+    p_value = (exceed + 1) / (PERMUTATIONS + 1)
+    if p_value > STEP_ALPHA:
+        return
+    found.append((offset + split, p_value))
+    _segment(left, offset, found, rng)
+    _segment(right, offset + split, found, rng)
+
+
+def _best_split(values: Sequence[float]) -> tuple[int, float]:
+    """The split with the largest |t|, and that |t|. The spread in t is estimated from the
+    differences of successive runs (the mean square successive difference, von Neumann's): a
+    level change enters it through the one difference across it, so a step, or a step and its
+    revert further on, barely inflates the spread it is measured against, where a pooled
+    within-side spread would take in a whole other level. Shuffled, every level change is many
+    successive differences: hence the test's power."""
+    n = len(values)
+    sums = [0.0]
+    for v in values:
+        sums.append(sums[-1] + v)
+    square_differences = sum((b - a) ** 2 for a, b in pairwise(values))
+    spread = max(math.sqrt(square_differences / (2 * (n - 1))), SPREAD_FLOOR)
+    best, best_t = MIN_SEGMENT, -1.0
+    for k in range(MIN_SEGMENT, n - MIN_SEGMENT + 1):
+        left_mean, right_mean = sums[k] / k, (sums[n] - sums[k]) / (n - k)
+        t = abs(right_mean - left_mean) / (spread * math.sqrt(1 / k + 1 / (n - k)))
+        if t > best_t:
+            best, best_t = k, t
+    return best, best_t
+
+
+def history_steps(runs: Sequence[RunResult]) -> list[Step]:
+    """Every step of every endpoint and metric in the history, oldest first. An endpoint that
+    only some runs measured (one added or renamed on the way) is searched over those runs."""
+    divide = bool(runs) and all(r.reference for r in runs)
+    divide = divide and len({r.reference.path for r in runs if r.reference}) == 1
+    names = sorted({p.name for r in runs for p in r.endpoints})
+    steps = []
+    for name in names:
+        for metric in METRICS:
+            found = [(i, _typical(_profile(r, name), metric)) for i, r in enumerate(runs)]
+            where = [i for i, v in found if v is not None]
+            measured = [v for _, v in found if v is not None]
+            series = [math.log(v) for v in measured]
+            if divide:
+                hosts = [_typical(runs[i].reference, metric) or 1.0 for i in where]
+                series = [v - math.log(h) for v, h in zip(series, hosts, strict=True)]
+            cuts = find_steps(series)
+            bounds = [0, *(k for k, _ in cuts), len(series)]
+            for number, (k, p_value) in enumerate(cuts):
+                before, after = slice(bounds[number], k), slice(k, bounds[number + 2])
+                change = math.exp(_mean(series[after]) - _mean(series[before])) - 1
+                run = runs[where[k]]
+                steps.append(
+                    Step(
+                        name, metric, where[k], run.environment.git_commit, run.created_at,
+                        change, geometric_mean(measured[before]), geometric_mean(measured[after]),
+                        p_value,
+                    )
+                )  # fmt: skip
+    return sorted(steps, key=lambda s: (s.index, s.endpoint, s.metric))
+
+
+def plan_history(runs: Sequence[RunResult], base_index: int | None) -> HistoryPlan:
+    """The segment holding run `base_index` (the newest segment when None), cut at the steps
+    of any endpoint and metric. Cuts closer than MIN_SEGMENT runs are one step seen a run apart
+    by two series (a median and a p95): the later one stands for both."""
+    steps = history_steps(runs)
+    cuts: list[int] = []
+    for index in sorted({s.index for s in steps}):
+        if cuts and index - cuts[-1] < MIN_SEGMENT:
+            cuts[-1] = index
+        else:
+            cuts.append(index)
+    merged = {s.index: next(c for c in cuts if c >= s.index) for s in steps}
+    steps = [_moved(s, merged[s.index], runs) for s in steps]
+    base = len(runs) - 1 if base_index is None else base_index
+    start = max([0, *(c for c in cuts if c <= base)])
+    end = min([len(runs), *(c for c in cuts if c > base)])
+    judged_start = max(start, end - JUDGED_RUNS)
+    return HistoryPlan(tuple(runs), tuple(steps), start, end, judged_start, base_index)
+
+
+def _moved(step: Step, index: int, runs: Sequence[RunResult]) -> Step:
+    if index == step.index:
+        return step
+    run = runs[index]
+    return Step(
+        step.endpoint, step.metric, index, run.environment.git_commit, run.created_at,
+        step.change, step.before_ms, step.after_ms, step.p_value,
+    )  # fmt: skip
+
+
+def history_notes(plan: HistoryPlan) -> list[str]:
+    """What the report says about the history a stored-mode check used."""
+    notes = []
+    since = len(plan.judged)
+    segment = plan.end - plan.start
+    runs = (
+        f"the {since} run(s)" if since == segment else f"the newest {since} of the {segment} runs"
+    )
+    if plan.cut_by:
+        notes.append(f"{_main_changed(plan.cut_by)}; this check compares with {runs} since.")
+    if plan.after:
+        notes.append(
+            f"{_main_changed(plan.after)}, after this tree's base commit; this check compares "
+            f"with {runs} before it."
+        )
+    if plan.base_index is None and plan.steps:
+        notes.append(
+            "The baseline history has steps, but this tree's base commit could not be placed "
+            "among its runs (no git, a shallow clone, or runs without a commit): compared with "
+            "the newest segment."
+        )
+    minutes = burst_minutes(plan.judged)
+    if minutes is not None:
+        notes.append(
+            f"The {since} baseline runs compared with were recorded within {minutes} minute(s): "
+            "the run-to-run spread they show is smaller than a later run's, since adjacent runs "
+            "resemble each other; record baselines on separate pushes to main."
+        )
+    return notes
+
+
+def _main_changed(steps: Sequence[Step]) -> str:
+    """`main got 9% slower at abc1234 (2026-11-30): items median 10.2 ms -> 11.1 ms, ...`."""
+    first = max(steps, key=lambda s: abs(s.change))
+    way = "slower" if first.change > 0 else "faster"
+    # In the terms a developer uses: 9% slower, 2.5x slower, 20% faster (time per request).
+    ratio = 1 + first.change if first.change > 0 else 1 / (1 + first.change)
+    size = f"{ratio:.1f}x" if ratio >= 2 else f"{ratio - 1:.0%}"
+    figures = ", ".join(
+        f"{s.endpoint} {s.metric} {s.before_ms:.3g} ms -> {s.after_ms:.3g} ms" for s in steps
+    )
+    return f"main got {size} {way} at {short(first.commit)} ({first.created_at[:10]}): {figures}"
+
+
+def burst_minutes(runs: Sequence[RunResult]) -> int | None:
+    """The span in whole minutes (at least 1) of runs all recorded within BURST_MINUTES of each
+    other; None when they span more, or are too few to show a spread (fewer than 3)."""
+    if len(runs) < 3:
+        return None
+    try:
+        times = [datetime.fromisoformat(r.created_at) for r in runs]
+    except ValueError:
+        return None
+    span = (max(times) - min(times)).total_seconds() / 60
+    return max(1, math.ceil(span)) if span <= BURST_MINUTES else None
+
+
+def short(commit: str | None) -> str:
+    return commit[:7] if commit else "an unknown commit"
+
+
+def _profile(run: RunResult, name: str) -> EndpointProfile | None:
+    return next((p for p in run.endpoints if p.name == name), None)
+
+
+def _typical(profile: EndpointProfile | None, metric: str) -> float | None:
+    if profile is None:
+        return None
+    figures = [
+        v
+        for v in (profile.trial_medians_ms if metric == "median" else profile.trial_p95_ms)
+        if v > 0
+    ]
+    return geometric_mean(figures) if figures else None
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
