@@ -241,3 +241,21 @@ def test_a_change_so_clear_that_its_p_value_is_zero_still_fails() -> None:
     verdict = judge(tight, current, BaselineFile(runs=[baseline]))
     median = next(c for c in verdict.checks if c.endpoint == "b" and c.metric == "median")
     assert median.p_value == 0.0 and median.status == "fail"
+
+
+def test_a_cost_every_request_pays_is_not_divided_away_when_the_reference_left_its_range() -> None:
+    # A change the whole process pays (a heavier heap, a background thread) slows the reference
+    # as much as the endpoints. Divided by it, every change would read 0 and pass; the reference
+    # is far outside what its steady history predicts, so nothing is divided and nothing passes.
+    rng = random.Random(8)
+    history = BaselineFile(runs=[measured(h, rng) for h in STEADY])
+    verdict = judge(config(), measured(1.25, rng), history)
+    relative = [c for c in verdict.checks if c.kind == "relative" and c.phase == "profile"]
+    assert relative and all(c.status == "inconclusive" for c in relative)
+    assert all(c.change is not None and 0.15 < c.change < 0.35 for c in relative)
+    note = next(n for n in verdict.notes if n.startswith("Host or process changed"))
+    assert "outside what its 10 baseline runs predict" in note and "--against" in note
+    assert not any(n.startswith("Host speed") for n in verdict.notes)
+    # Within its history's range, the same kind of run is divided as before.
+    calm = judge(config(), measured(1.0, rng), history)
+    assert any(n.startswith("Host speed") for n in calm.notes)

@@ -82,3 +82,12 @@ def test_a_stalled_second_of_load_does_not_break_the_comparison(tmp_path: object
         noise_floor=0.15,
     )
     assert math.isfinite(estimate.ratio) and math.isfinite(estimate.low)
+
+
+def test_a_slope_fitted_on_the_runs_takes_a_degree_of_freedom() -> None:
+    runs = [[10.0, 10.2, 9.9], [10.5, 10.4, 10.6], [9.6, 9.8, 9.7], [10.1, 10.0, 10.2]]
+    now = [10.3, 10.1, 10.2]
+    plain = compare_trials(runs, now, higher_is_worse=True, alpha=0.05, noise_floor=0.0)
+    fitted = compare_trials(runs, now, higher_is_worse=True, alpha=0.05, noise_floor=0.0, fitted=1)
+    assert (plain.dof, fitted.dof) == (3, 2)
+    assert fitted.high > plain.high and fitted.p_worse > plain.p_worse  # a wider t, no surer

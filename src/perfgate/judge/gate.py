@@ -71,7 +71,11 @@ def judge(
     blocked = incomparable(config, run, base_run) if base_run else {}
     notes = _ab_notes(run, base_run, blocked) if base_run else _notes(config, run, history)
     host = None if paired else host_speed(run, history)
-    if host:
+    unusual = host.unusual() if host else None
+    if host and unusual:
+        notes.append(unusual)
+        host = None  # compared undivided
+    elif host:
         notes.append(host.note())
     elif run.reference and history and not paired:
         notes.append(
@@ -330,7 +334,7 @@ def _profile_changes(
         shown = {"current": _mean(now), "baseline": _mean([_mean(r) for r in runs if r])}
         for p in relative(
             config, name, "profile", metric, tol, scaled_now, scaled, True,
-            min_spread=floor, model_var=model_var,
+            min_spread=floor, model_var=model_var, fitted=1 if len(hosts) >= 3 else 0,
         ):  # fmt: skip
             skipped = p.check.status == "skipped"
             pending.append(p if skipped else replace(p, check=p.check.model_copy(update=shown)))

@@ -4,11 +4,17 @@ figures by the host's speed, so that a slow runner is not read as slow code."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import geometric_mean
 
+from perfgate.judge.stats import reference_distribution
 from perfgate.results import RunResult
+
+# How unusual the reference may be before it is not divided by: outside the two-sided 99%
+# prediction interval of its own history (a run in a hundred on an unchanged host).
+REFERENCE_GUARD_LEVEL = 0.01
 
 # How far from 1 an endpoint's elasticity to the reference is expected to be, before its own
 # history says: the root mean square of (elasticity - 1) over the example's five endpoints in
@@ -80,9 +86,35 @@ class HostSpeed:
             pace = f"{1 - ratio:.0%} faster than"
         return (
             f"Host speed: perfgate's fixed reference workload took {self.now:.3g} ms in this run, "
-            f"{pace} in the baseline runs; that is the host, not the code, so profile changes "
-            "are measured relative to it, scaled by how much each endpoint followed it across "
-            "the baseline runs."
+            f"{pace} in the baseline runs; within what its history shows, that is the host, so "
+            "profile changes are measured relative to it, scaled by how much each endpoint "
+            "followed it across the baseline runs."
+        )
+
+    def unusual(self) -> str | None:
+        """Why the reference cannot be divided by, when it lies outside the prediction interval
+        of its own history (3+ runs): a host unlike any the baseline saw, or a change that
+        every request of the app's processes pays (heap and collector work, a dependency, a
+        background thread), which slows the reference too. A stored baseline cannot tell the
+        two apart; dividing would take the second away, or turn it into an improvement."""
+        if len(self.runs) < 3:
+            return None
+        logs = [math.log(r) for r in self.runs]
+        n, mean = len(logs), sum(logs) / len(logs)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
+        bound = float(reference_distribution(n - 1).ppf(1 - REFERENCE_GUARD_LEVEL / 2))
+        distance = math.log(self.now) - mean
+        if sd <= 0 or abs(distance) <= bound * sd * math.sqrt(1 + 1 / n):
+            return None
+        low, high = (math.exp(mean + k * bound * sd * math.sqrt(1 + 1 / n)) for k in (-1, 1))
+        return (
+            f"Host or process changed: perfgate's reference workload took {self.now:.3g} ms in "
+            f"this run, outside what its {n} baseline runs predict ({low:.3g}-{high:.3g} ms, "
+            "99%). That is a host unlike the baseline's, or a cost every request of the app's "
+            "processes pays (memory and collector work, a dependency, a background thread), "
+            "and a stored baseline cannot tell which; so profile changes are compared "
+            "undivided, with the history's own run-to-run spread. Use `perfgate check "
+            "--against <base ref>` to measure the change itself."
         )
 
 

@@ -56,6 +56,7 @@ def relative(
     min_spread: float | None = None,
     model_var: float = 0.0,
     pairs: tuple[list[int] | None, PairSpread | None] = (None, None),
+    fitted: int = 0,
 ) -> list[Pending]:
     """One pending check of `current` trial figures against the reference's (one list per
     baseline run; in paired mode one list, the base side). `min_spread` is the least
@@ -78,8 +79,9 @@ def relative(
         )  # fmt: skip
         return [Pending(skipped, tolerance, higher_is_worse)]
     estimate = _estimate(
-        config, baseline_runs, current, higher_is_worse, paired, min_spread, model_var, pairs
-    )
+        config, baseline_runs, current, higher_is_worse, paired, min_spread, model_var, pairs,
+        fitted,
+    )  # fmt: skip
     runs = [r for r in baseline_runs if r]
     base_value = sum(sum(r) / len(r) for r in runs) / len(runs)
     check = Check(
@@ -100,6 +102,7 @@ def _estimate(
     min_spread: float | None,
     model_var: float,
     pairs: tuple[list[int] | None, PairSpread | None],
+    fitted: int,
 ) -> Estimate:
     alpha = config.compare.alpha
     if paired:
@@ -121,6 +124,7 @@ def _estimate(
         noise_floor=config.compare.noise_floor,
         min_spread=min_spread,
         model_var=model_var,
+        fitted=fitted,
     )
 
 

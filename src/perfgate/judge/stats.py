@@ -70,6 +70,7 @@ def compare_trials(
     noise_floor: float,
     min_spread: float | None = None,
     model_var: float = 0.0,
+    fitted: int = 0,
 ) -> Estimate:
     """Compare one metric's per-trial values of the current run with those of baseline runs.
 
@@ -81,7 +82,9 @@ def compare_trials(
     then a wide interval, hence 'inconclusive', not a false 'fail'. `min_spread`, when given,
     replaces `noise_floor` as the least spread once it is measured (figures divided by the
     reference workload drift far less than raw ones). `model_var` is added to the variance of the
-    difference: the uncertainty of how the figures were scaled (gate.elasticity).
+    difference: the uncertainty of how the figures were scaled (gate.elasticity); `fitted`, how
+    many parameters that scaling fitted on the same runs (a slope: 1), each of which the runs'
+    spread no longer has the freedom to show: R - 1 - fitted degrees of freedom.
     """
     runs = [np.log(np.asarray(r, dtype=float)) for r in baseline_runs if len(r) > 0]
     cur = np.log(np.asarray(current, dtype=float))
@@ -105,7 +108,7 @@ def compare_trials(
     var_baseline = (within_var / n_base + between_var) / len(runs)
     se = math.sqrt(var_current + var_baseline + model_var)
     diff = float(cur.mean() - run_means.mean())
-    dof = max(len(runs) - 1, 1) if from_history else math.inf
+    dof = max(len(runs) - 1 - fitted, 1) if from_history else math.inf
     dist = reference_distribution(dof)
 
     quantile = float(dist.ppf(1 - alpha))
