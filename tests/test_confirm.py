@@ -24,7 +24,7 @@ def b_checks(checks: list) -> dict:  # type: ignore[type-arg]
     return {c.metric: c for c in checks if c.endpoint == "b" and c.kind == "relative"}
 
 
-def test_only_the_endpoints_that_fail_a_profile_change_are_measured_again() -> None:
+def test_a_failing_profile_change_sends_every_endpoint_to_a_second_measurement() -> None:
     rng = random.Random(5)
     slow_b, baseline = measured(1.0, rng, slower_b=1.3), history(rng)
     assert endpoints_to_confirm(config(), slow_b, baseline) == ["b"]
@@ -34,8 +34,8 @@ def test_only_the_endpoints_that_fail_a_profile_change_are_measured_again() -> N
         update={"compare": config().compare.model_copy(update={"confirm": False})}
     )
     assert endpoints_to_confirm(off, slow_b, baseline) == []
-    second = confirmation_config(config(), ["b"])
-    assert [e.name for e in second.endpoints] == ["b"] and not second.load.enabled
+    second = confirmation_config(config())  # the baseline's protocol: every endpoint
+    assert [e.name for e in second.endpoints] == ["a", "b"] and not second.load.enabled
 
 
 def with_statements(run: RunResult, counts: dict[str, float]) -> RunResult:
@@ -95,6 +95,12 @@ def test_a_change_both_measurements_find_fails_and_says_so() -> None:
     median = b_checks(verdict.checks)["median"]
     assert median.status == "fail" and "confirmed by a second measurement" in median.message
     assert median.confirmation is not None and 0.2 < median.confirmation < 0.4
+    # The headline is the second measurement (the first was picked for failing); the first's
+    # figure stays in the message.
+    first_b = b_checks(judge(config(), first, baseline).checks)["median"]
+    assert median.change == median.confirmation != first_b.change
+    assert "the first measured median" in median.message
+    assert f"{first_b.change:+.1%}" in median.message
     assert verdict.verdict == "fail"
 
 
@@ -153,7 +159,7 @@ def test_check_measures_a_failing_endpoint_again_and_fails_only_what_holds(
     items = [c for c in results["checks"] if c["endpoint"] == "items" and c["kind"] == "relative"]
     assert {c["status"] for c in items} == {"inconclusive"}
     assert all("not reproduced" in c["message"] for c in items)
-    assert [p["name"] for p in results["confirmation"]["endpoints"]] == ["items"]
+    assert [p["name"] for p in results["confirmation"]["endpoints"]] == ["health", "items"]
     assert "Listening at" in (out / "confirm" / "app.log").read_text()
     assert "measuring again to confirm" in capsys.readouterr().err
     # Judged again later, the second measurement kept in results.json still counts.

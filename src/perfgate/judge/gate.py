@@ -224,7 +224,14 @@ def _confirmed(
         found = _figure(twin)
         if twin.status == "fail":
             held += 1
-            update = {"message": f"{check.message}; confirmed by a second measurement ({found})"}
+            # The second measurement's figures are the headline: the first was selected for
+            # failing, so it leans high.
+            update = {
+                "message": f"{twin.message}; confirmed by a second measurement ({found}; the "
+                f"first measured {_figure(check)})",
+                **{k: getattr(twin, k) for k in ("current", "change", "ci_low", "ci_high")},
+                "p_value": twin.p_value,
+            }
         else:
             dropped += 1
             first = f" ({_figure(check)})"
@@ -235,12 +242,11 @@ def _confirmed(
                 "spell of the host looks like this",
             }
         result.append(check.model_copy(update={**update, "confirmation": twin.change}))
-    names = ", ".join(p.name for p in confirmation.endpoints)
     note = (
-        f"Confirmation: the endpoint(s) that failed a profile change ({names}) were measured a "
-        f"second time, on {confirmation.instances} fresh app instance(s); {held} change(s) "
-        f"failed both times and fail the gate, {dropped} did not reproduce and are reported "
-        "inconclusive."
+        f"Confirmation: a profile change failed, so every endpoint was profiled a second time "
+        f"as the baseline was, on {confirmation.instances} fresh app instance(s); {held} "
+        f"change(s) failed both times and fail the gate, with the second measurement's "
+        f"figures; {dropped} did not reproduce and are reported inconclusive."
     )
     return result, note
 
