@@ -11,9 +11,17 @@ profile check counts as misblamed.
 Prints rates with Wilson 95% intervals and the wall time per check. Every app is started fresh
 per check and stopped afterwards.
 
+With --neutral-edit the head runs from a copy of the example (and of the wrapper) whose every
+module got a semantically neutral edit: an unused import, new module-level strings, a dead
+function. Its A/A rows are then A/A': the same behaviour from different code, with the memory
+layout and hash behaviour a real pull request changes. After the table, a calibration line over
+every relative check of the A/A rows: how often its 90% interval covered no change (85-95% is
+calibrated) and how often the estimate was more than 2.58 standard errors out (1% expected).
+
   python bench/power.py --quick                 # a few checks, proves it works (minutes)
   python bench/power.py --checks 40             # the full table (hours on a 2-core machine)
   python bench/power.py --time-default          # wall time of one default check of the example
+  python bench/power.py --neutral-edit --effects 0,10 --checks 40   # A/A' and +10% rows
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -52,9 +61,42 @@ HEAVY_PROBE = "(heavy reference)"
 QUIET = Console(err=open(os.devnull, "w"))  # noqa: SIM115 (open for the whole bench)
 
 
-def sides(base: AppConfig, head: AppConfig) -> tuple[Side, Side]:
-    """Base and head of an A/B check: both this checkout, each with its own app settings."""
-    return Side("base", REPO, base), Side("head", REPO, head)
+def sides(base: AppConfig, head: AppConfig, head_folder: Path = REPO) -> tuple[Side, Side]:
+    """Base and head of an A/B check: this checkout and `head_folder` (this checkout too, or
+    its neutrally edited copy), each with its own app settings."""
+    return Side("base", REPO, base), Side("head", head_folder, head)
+
+
+def neutral_tree(scratch: Path) -> Path:
+    """A copy of the example, its wrapper and its config in which every module got a neutral
+    edit (neutral_edit): the head of an A/A' row."""
+    tree = scratch / "neutral-edit"
+    skip = shutil.ignore_patterns("__pycache__", "*.db", ".perfgate")
+    for part in ("bench", "examples"):
+        shutil.copytree(REPO / part, tree / part, ignore=skip, dirs_exist_ok=True)
+    shutil.copy(REPO / "thresholds.yaml", tree / "thresholds.yaml")
+    example = sorted((tree / "examples" / "softfactory").glob("*.py"))
+    for path in [*example, tree / "bench" / "inject.py"]:
+        path.write_text(neutral_edit(path.read_text(), path.stem))
+    return tree
+
+
+def neutral_edit(source: str, name: str) -> str:
+    """The same behaviour from different code: an unused import after the future import, and
+    new module-level strings and a function nothing calls at the end."""
+    lines = source.splitlines(keepends=True)
+    at = next((i + 1 for i, line in enumerate(lines) if line.startswith("from __future__")), 0)
+    lines.insert(at, "import textwrap as _neutral_textwrap  # noqa: F401 (a neutral edit)\n")
+    note = "a neutral edit: new module-level strings and code that nothing calls. " * 3
+    tail = (
+        f"\n\n_NEUTRAL_NOTES = {{{name!r}: {note!r}, 'version': '2026-12-02'}}\n\n\n"
+        "def _neutral_unused(values: list[int]) -> int:\n"
+        "    total = 0\n"
+        "    for value in values:\n"
+        "        total += value * 2\n"
+        "    return total\n"
+    )
+    return "".join(lines) + tail
 
 
 def stored_run(config: Config, scratch: Path) -> RunResult:
@@ -73,6 +115,9 @@ class Cell:
     inconclusive: int = 0
     seconds: float = 0.0
     observed: float = 0.0  # sum of the estimated median change of the slowed endpoint
+    innocent: int = 0  # A/A rows: relative checks with an interval
+    covered: int = 0  # ... whose 90% interval held no change
+    far: int = 0  # ... whose estimate was more than 2.58 standard errors from no change
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -203,6 +248,15 @@ def score(cell: Cell, verdict: ResultsFile, endpoint: str, seconds: float) -> st
     cell.misblamed += bool(blamed - {endpoint})
     own = [c for c in relative if c.endpoint == endpoint and c.metric == "median" and c.change]
     cell.observed += own[0].change if own and own[0].change is not None else 0.0
+    if cell.effect == 0:
+        for c in relative:
+            if c.change is None or c.ci_low is None or c.ci_high is None or c.ci_high <= c.ci_low:
+                continue
+            cell.innocent += 1
+            cell.covered += c.ci_low <= 0 <= c.ci_high
+            # The interval is estimate +- q se on the log scale, q about 1.645 (90%, two-sided).
+            se = (math.log1p(c.ci_high) - math.log1p(c.ci_low)) / (2 * 1.645)
+            cell.far += abs(math.log1p(c.change)) > 2.58 * se
     said = ", ".join(f"{c.endpoint} {c.metric} {c.change:+.0%}" for c in failed if c.change)
     # Stored mode: fails of the first measurement that the second one did not reproduce.
     dropped = [c for c in relative if c.confirmation is not None and c.status != "fail"]
@@ -223,18 +277,28 @@ def score(cell: Cell, verdict: ResultsFile, endpoint: str, seconds: float) -> st
     return said
 
 
-def run_ab(config: Config, head: AppConfig, scratch: Path, seed: int) -> tuple[ResultsFile, float]:
+def run_ab(
+    config: Config, head: AppConfig, scratch: Path, seed: int, head_folder: Path, keep: Keeper
+) -> tuple[ResultsFile, float]:
     start = time.monotonic()
-    base_run, head_run = measure_ab(config, *sides(config.app, head), Layout(scratch), QUIET, seed)
+    pair = sides(config.app, head, head_folder)
+    base_run, head_run = measure_ab(config, *pair, Layout(scratch), QUIET, seed)
+    keep.pair(base_run, head_run)
     return evaluate(config, head_run, base_run=base_run), time.monotonic() - start
 
 
 def run_stored(
-    config: Config, head: AppConfig, history: list[RunResult], scratch: Path, keep: Keeper
+    config: Config,
+    head: AppConfig,
+    history: list[RunResult],
+    scratch: Path,
+    keep: Keeper,
+    head_folder: Path = REPO,
 ) -> tuple[ResultsFile, float]:
     """As `perfgate check` does it: measure, and measure again what fails (perfgate.core)."""
     start = time.monotonic()
-    head_config = config.model_copy(update={"app": head})
+    source = head_folder / config.source.resolve().relative_to(REPO)
+    head_config = config.model_copy(update={"app": head, "source": source})
     # The segment a check would use (perfgate.core.history): a step wrongly found in a history
     # of unchanged code would shorten it, and that is part of what the bench measures.
     stored = history_for_check(BaselineFile(runs=history), config.folder)
@@ -277,6 +341,15 @@ class Keeper:
         }
         (self.folder / f"check-{self.checks}.json").write_text(json.dumps(record))
 
+    def pair(self, base: RunResult, head: RunResult) -> None:
+        """An A/B check's two runs, as `ab-N.json`: they can be judged again by other rules."""
+        if self.folder is None:
+            return
+        self.checks += 1
+        record = {"row": self.row, "base": base.model_dump(mode="json"),
+                  "head": head.model_dump(mode="json")}  # fmt: skip
+        (self.folder / f"ab-{self.checks}.json").write_text(json.dumps(record))
+
 
 def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
     print(f"\nRegressed endpoint: {endpoint}; tolerance {tolerance:.0%}.")
@@ -293,6 +366,13 @@ def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
             f"({low:.0%}-{high:.0%}) | {c.detected} | {c.misblamed} | {c.inconclusive} "
             f"| {c.seconds / c.checks:.1f} |"
         )
+    for c in cells:
+        if c.innocent:
+            print(
+                f"Calibration, {c.mode} A/A: {c.innocent} relative checks; 90% intervals "
+                f"covered no change in {c.covered / c.innocent:.0%} (85-95% is calibrated); "
+                f"estimates beyond 2.58 standard errors: {c.far / c.innocent:.1%} (1% expected)."
+            )
 
 
 def time_default(scratch: Path) -> None:
@@ -348,7 +428,12 @@ def arguments() -> argparse.ArgumentParser:
         help="also sample an app-like fixed workload as an endpoint (for replay.py --tracking)",
     )
     parser.add_argument(
-        "--keep", type=Path, default=None, help="stored mode: write every run to this folder"
+        "--keep", type=Path, default=None, help="write every run (both modes) to this folder"
+    )
+    parser.add_argument(
+        "--neutral-edit",
+        action="store_true",
+        help="the head runs from a copy whose modules got semantically neutral edits (A/A')",
     )
     parser.add_argument("--quick", action="store_true", help="2 checks at 0, +10%%, +40%%")
     parser.add_argument(
@@ -380,6 +465,7 @@ def main() -> None:
               f"confirmation {'on' if c.confirm else 'off'}; stored history {args.history} runs"
               f"{f', one new every {args.rolling} checks' if args.rolling else ''}")  # fmt: skip
         keep = Keeper(args.keep)
+        head_folder = neutral_tree(scratch) if args.neutral_edit else REPO
         history: list[RunResult] = []
         if "baseline" in modes:
             for _ in range(args.history):
@@ -410,13 +496,17 @@ def main() -> None:
                 for i in range(args.checks):
                     head = injected(config, endpoint.path, loops)
                     if mode == "ab":
-                        verdict, seconds = run_ab(config, head, scratch / "ab", seed=i)
+                        verdict, seconds = run_ab(
+                            config, head, scratch / "ab", i, head_folder, keep
+                        )
                     else:
                         if args.rolling and i and i % args.rolling == 0:
                             # As on a real main branch: a new baseline run between checks, the
                             # oldest one dropped, so the history spans the checks' own time.
                             history = [*history[1:], keep.baseline(stored_run(config, scratch))]
-                        verdict, seconds = run_stored(config, head, history, scratch / "st", keep)
+                        verdict, seconds = run_stored(
+                            config, head, history, scratch / "st", keep, head_folder
+                        )
                     failed = score(cell, verdict, endpoint.name, seconds)
                     print(f"  {mode} +{effect:.0%} #{i + 1}: {verdict.verdict} ({seconds:.1f} s)"
                           f"  {failed}", flush=True)  # fmt: skip
