@@ -478,7 +478,7 @@ def test_a_pull_request_is_measured_against_its_base_commit(
         "app:\n  target: tiny:create_app()\n  workers: 1\n"
         "profile: {warmup: 2, samples: 60, trials: 4}\nload: {enabled: false}\n"
         "endpoints:\n  - name: items\n    path: /items\n  - name: health\n    path: /health\n"
-        "budgets:\n  default: {regression: 20%}\n"
+        "budgets:\n  default: {regression: 20%}\ncompare: {ab_instances: 2}\n"
     )
     git("init", "-q", "-b", "main")
     git("add", ".")
