@@ -1,12 +1,13 @@
 """What perfgate's outside-load meter reads on this machine: idle, while a process of its own
 burns a core, and while another process (not perfgate's) burns a core.
 
-Each round measures three windows in turn, as a phase would be measured (perfgate.measure.
-neighbours: two reads of /proc, one at each edge): nothing added ("idle"); a child of this process
-spinning ("ours", which must read as idle: perfgate's own tree is subtracted); a process that is
-not perfgate's spinning ("other": the same child, but this window is measured as if nothing here
-were perfgate's, roots=[]; this script itself only sleeps). It prints every window and the medians, "other" as a ratio to one core, and the
-margin the `compare.outside_load` default leaves on both sides. docs/evidence/busy-machine.md.
+Each round measures three windows in turn, as a phase is measured (perfgate.measure.neighbours:
+two reads of /proc, one at each edge): nothing added ("idle"); a child of this process spinning
+("ours", which must read as idle: perfgate's own tree is subtracted); and the same spinner
+counted as not perfgate's ("other": the window is read as if nothing here were perfgate's,
+roots=[]; this script itself only sleeps). It prints every window, the medians, "other" as a
+share of one core, and the margin the `compare.outside_load` default leaves on both sides.
+docs/evidence/busy-machine.md.
 
     python bench/busy_machine.py                 # 4 rounds of 2 s windows, about 25 s
     python bench/busy_machine.py --rounds 6 --seconds 3
