@@ -71,12 +71,15 @@ def test_outside_cores_and_steal_from_the_counters() -> None:
 def test_without_proc_nothing_is_recorded_and_the_note_says_why(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.delenv("PERFGATE_HOST_LOAD")  # the suite's switch (tests/conftest.py)
     monkeypatch.setattr(neighbours, "PROC", tmp_path / "no-proc")
     meter = HostMeter()
     with meter.phase("profile"):
         pass
     assert meter.result() == HostLoad(phases=[], note=neighbours.NO_PROC)
     assert HostMeter(reached_by_url=True).result().note == neighbours.BY_URL
+    monkeypatch.setenv("PERFGATE_HOST_LOAD", "0")
+    assert HostMeter().result() == HostLoad(phases=[], note=neighbours.SWITCHED_OFF)
 
 
 # --- the rule, on constructed A/B runs: head is 3x slower than base, profile and load ---
