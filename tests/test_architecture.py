@@ -23,6 +23,7 @@ KERNEL = {
     "results",
     "database",
     "evidence",
+    "hostload",
     "redact",
     "console",
     "layout",

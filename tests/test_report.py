@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from perfgate.cli.main import main
+from perfgate.hostload import HostLoad, PhaseLoad
 from perfgate.judge.diagnose import diagnose
 from perfgate.report.charts import baseline_points
 from perfgate.report.html import render_html
@@ -28,6 +29,13 @@ UPDATE = os.environ.get("PERFGATE_UPDATE_GOLDEN") == "1"
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) @octocat | `tick`"
 
 
+# The host during each phase: quiet in the profile, another process busy at c=100.
+HOST = HostLoad(phases=[
+    PhaseLoad(phase="profile", wall_s=4.2, outside_cores=0.01, steal_share=0.002),
+    PhaseLoad(phase="load", concurrency=100, wall_s=5.0, outside_cores=0.93, steal_share=0.004),
+])  # fmt: skip
+
+
 def full() -> ResultsFile:
     endpoints = [
         profile("health", mean_ms=0.8, queries={}, size=16),
@@ -37,7 +45,8 @@ def full() -> ResultsFile:
         profile(HOSTILE, mean_ms=3, path="/a?b=1&c=<2>", queries={"SELECT '<b>' | 1": 2}),
     ]  # fmt: skip
     measured = run(endpoints, [level(10, 130), level(50, 135), level(100, 132, success=0.97,
-                   errors={"timeout": 16})]).model_copy(update={"instances": 3})  # fmt: skip
+                   errors={"timeout": 16})])  # fmt: skip
+    measured = measured.model_copy(update={"instances": 3, "host_load": HOST})
     base = run(endpoints, [level(10, 140), level(50, 142), level(100, 141)])
     checks = [
         Check(endpoint="chef-list", phase="profile", metric="queries_per_request", kind="relative",

@@ -197,6 +197,10 @@ class CompareConfig(_Strict):
     # one process's batches cannot show: memory layout moves with any edit or checkout, up to
     # 0.7% measured in A/B (docs/evidence/instructions.md).
     instructions_floor: float = Field(default=0.005, ge=0, le=1)
+    # Cores that processes other than perfgate and the app may use on average during a measured
+    # phase (or the hypervisor steal) before its failing timing changes are not judged: an idle
+    # machine shows about 0.0, one other busy process about 1.0 (docs/evidence/busy-machine.md).
+    outside_load: float = Field(default=0.5, gt=0)
 
 
 class Config(_Strict):

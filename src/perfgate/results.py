@@ -4,17 +4,17 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
   1 - first version: run (environment, endpoint profiles with per-trial figures, load levels),
       verdict and checks; baseline files keep a history of runs.
     (still 1, optional fields with defaults, so older files read unchanged:) per endpoint
-      `queries_per_request` (null = not counted), `queries` (statement shapes), `content_encoding`;
-      run `server` and `queries_note`; results `findings` and `baseline_load`; check `mde` and
-      `underpowered`; load level `trial_rps`; results `mode`, `against` and `base_run`; per load
-      level `model`, `target_rps`, `dropped`, `send_lateness_ms`, `client_cpu_share`,
-      `client_limited`, `notes`, and `p999` among its latency points; run `reference` (the reference
-      workload's profile) and `instances` (app instances the profile rotated over); results
-      `confirmation` (a stored check's second measurement) and check `confirmation` (the change it
-      found); per endpoint `time_budget_s` and `warmup_ms`, `by_param`, `trial_instance`,
-      `instructions`, `calls` (perfgate.evidence), `queries.plans`, `cache_headers`,
-      `identical_body` and `content_type`; run `instructions_note` and `pool`; results `changes`;
-      per finding `saving_ms`, `saving_share` and `next_run`.
+      `queries_per_request` `queries` (statement shapes), `content_encoding`; run `server` and
+      `queries_note`; results `findings` and `baseline_load`; check `mde` and `underpowered`; load
+      level `trial_rps`; results `mode`, `against` and `base_run`; per load level `model`,
+      `target_rps`, `dropped`, `send_lateness_ms`, `client_cpu_share`, `client_limited`, `notes`,
+      and `p999` among its latency points; run `reference` (the reference workload's profile) and
+      `instances` (app instances the profile rotated over); results `confirmation` (a stored check's
+      second measurement) and check `confirmation` (the change it found); per endpoint
+      `time_budget_s` and `warmup_ms`, `by_param`, `trial_instance`, `instructions`, `calls`
+      (perfgate.evidence), `queries.plans`, `cache_headers`, `identical_body` and `content_type`;
+      run `instructions_note` and `pool`; results `changes`; per finding `saving_ms`, `saving_share`
+      and `next_run`; run `host_load`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -42,6 +42,7 @@ from perfgate.evidence import EndpointInstructions as EndpointInstructions
 from perfgate.evidence import FunctionCost as FunctionCost
 from perfgate.evidence import Growth as Growth
 from perfgate.evidence import ParamFigures as ParamFigures
+from perfgate.hostload import HostLoad
 
 SCHEMA_VERSION = 1
 BASELINE_HISTORY = 30
@@ -216,8 +217,8 @@ class RunResult(_Frozen):
     instances: int = 1
     # Why endpoints carry no instruction counts, when they do not (no valgrind, switched off).
     instructions_note: str | None = None
-    # Pool checkouts in the load phase (stored mode, first instance); None = not seen.
-    pool: PoolStats | None = None
+    pool: PoolStats | None = None  # load-phase pool checkouts (stored mode, 1st instance)
+    host_load: HostLoad | None = None  # other processes' CPU per phase; None = older file
 
 
 class Check(_Frozen):
@@ -291,8 +292,7 @@ class ResultsFile(_Frozen):
     # Stored-baseline mode: the endpoints that failed a profile change, measured once more on
     # fresh app instances (compare.confirm); a change fails only where both measurements fail it.
     confirmation: RunResult | None = None
-    # For each endpoint with a failed change: the exact figures that grew (calls, instructions,
-    # statements) between the base and this run.
+    # Per endpoint with a failed change: the exact figures that grew between the base and this run.
     changes: list[EndpointChanges] = Field(default_factory=list)
 
 

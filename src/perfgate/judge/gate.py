@@ -22,6 +22,7 @@ from perfgate.judge.comparable import incomparable, load_key
 from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.instructions import corroborate, instruction_check
+from perfgate.judge.neighbours import set_aside_busy
 from perfgate.judge.pairs import load_groups, pairs_note, profile_groups, spreads
 from perfgate.judge.relative import Pending, cannot_fail_note, decide, relative, split_cannot_fail
 from perfgate.judge.stats import PairSpread, holm
@@ -71,8 +72,7 @@ def judge(
     blocked = incomparable(config, run, base_run) if base_run else {}
     notes = _ab_notes(run, base_run, blocked) if base_run else _notes(config, run, history)
     host = None if paired else host_speed(run, history)
-    unusual = host.unusual() if host else None
-    if host and unusual:
+    if host and (unusual := host.unusual()):
         notes.append(unusual)
         host = None  # compared undivided
     elif host:
@@ -150,6 +150,8 @@ def judge(
             "larger than their tolerance; see the Statistical power table and `perfgate calibrate`."
         )
 
+    checks, busy = set_aside_busy(config, checks, run)  # other work on the host: not judged
+    notes += busy
     statuses = {c.status for c in checks}
     compared = any(c.kind == "relative" and c.status != "skipped" for c in checks)
     verdict: VerdictName = "pass"

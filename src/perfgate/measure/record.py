@@ -12,6 +12,7 @@ from pathlib import Path
 
 from perfgate.config import AppConfig, Config
 from perfgate.database import PoolStats
+from perfgate.measure.neighbours import HostMeter
 from perfgate.measure.probe import why_not_counted
 from perfgate.results import (
     EndpointProfile,
@@ -55,6 +56,8 @@ class RunRecord:
         self.pool: PoolStats | None = None
         self.reason: str | None = None
         self.environment: SideEnvironment = shared_environment()
+        # What other processes did on the host per phase; A/B's two records share one meter.
+        self.host = HostMeter(reached_by_url=app.url is not None)
         self._result: RunResult | None = None
 
     def fail(self, message: str) -> None:
@@ -88,6 +91,7 @@ class RunRecord:
             reference=self.reference,
             instances=self.instances,
             pool=self.pool,
+            host_load=self.host.result(),
         )
 
 

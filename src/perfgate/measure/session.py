@@ -65,10 +65,11 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
             record.phase = "profile"
             progress(f"profiling {len(config.endpoints)} endpoint(s) on {len(apps)} instance(s)")
             urls = [app.base_url for app in apps]
-            profiles = profile_endpoints(
-                urls, config.endpoints, config.profile, collected=record.profiles,
-                reference_urls=reference_urls, sessions=sessions,
-            )  # fmt: skip
+            with record.host.phase("profile"):
+                profiles = profile_endpoints(
+                    urls, config.endpoints, config.profile, collected=record.profiles,
+                    reference_urls=reference_urls, sessions=sessions,
+                )  # fmt: skip
             if reference_urls:
                 record.reference = profiles.pop()
             record.profiles = profiles
@@ -82,9 +83,11 @@ def measure(config: Config, layout: Layout, record: RunRecord, progress: Progres
                 record.phase = f"load at {concurrency} connections"
                 progress(f"load test at {concurrency} connections")
                 requests = fresh_requests(sessions[0], config.endpoints)
-                level = run_level(
-                    apps[0].base_url, config.endpoints, config.load, concurrency, requests=requests
-                )
+                with record.host.phase("load", concurrency):
+                    level = run_level(
+                        apps[0].base_url, config.endpoints, config.load, concurrency,
+                        requests=requests,
+                    )  # fmt: skip
                 record.levels.append(level)
                 _still_running(watched)
             if record.levels:
@@ -108,6 +111,7 @@ def measure_pair(
             "use app.target or app.command so perfgate can start base and head itself",
         )
     rng = random.Random(seed)
+    records[1].host = host = records[0].host  # one machine, one set of phases for both sides
     with _recording(records), ExitStack() as stack:
         for record in records:  # the base first, then the head
             _prepare(config, record, layout, progress)
@@ -128,9 +132,10 @@ def measure_pair(
             record.phase = "profile"
         progress(f"profiling {len(config.endpoints)} endpoint(s), base and head interleaved")
         urls = [(base.base_url, head.base_url) for base, head in pairs]
-        records[0].profiles, records[1].profiles = profile_pair(
-            urls, config.endpoints, config.profile, rng, sessions
-        )
+        with host.phase("profile"):
+            records[0].profiles, records[1].profiles = profile_pair(
+                urls, config.endpoints, config.profile, rng, sessions
+            )
         _still_running(watched)
         _probe(config, [(r, pairs[0][i], sessions[0][i]) for i, r in enumerate(records)], looks)
         _still_running(watched)
@@ -138,9 +143,10 @@ def measure_pair(
             for record in records:
                 record.phase = f"load at {concurrency} connections"
             progress(f"load test at {concurrency} connections, base and head in turn")
-            levels = load_level_pair(
-                urls, config.endpoints, config.load, concurrency, rng, sessions
-            )
+            with host.phase("load", concurrency):
+                levels = load_level_pair(
+                    urls, config.endpoints, config.load, concurrency, rng, sessions
+                )
             for record, level in zip(records, levels, strict=True):
                 record.levels.append(level)
             _still_running(watched)

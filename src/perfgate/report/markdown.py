@@ -9,6 +9,7 @@ from perfgate.judge.diagnose import explained_plateau, rating
 from perfgate.report.advice import folded, short_history
 from perfgate.report.charts import Chart, mermaid
 from perfgate.report.fixes import plans_details, priorities
+from perfgate.report.hostload import busy_tail, host_load_section
 from perfgate.report.sections import (
     findings_details,
     findings_summary,
@@ -31,7 +32,7 @@ def verdict_text(results: ResultsFile) -> str:
     counts = {s: sum(1 for c in results.checks if c.status == s) for s in STATUS_ORDER}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     label = results.verdict.upper()
-    advice = short_history(results)
+    advice = "; ".join(a for a in (busy_tail(results), short_history(results)) if a)
     tail = f": {advice}" if advice else ""
     return f"perfgate: {ICONS[results.verdict]} {label} ({summary or 'no checks'}){tail}"
 
@@ -87,6 +88,8 @@ def render_markdown(results: ResultsFile, chart: Callable[[Chart], str] = mermai
     if run.load:
         explained = explained_plateau(run)
         parts += ["", *details("Load test", _load_table(run.load, explained))]
+    host = host_load_section(results)
+    parts += ["", *host] if host else []
     charts = load_charts_section(results, chart)
     if charts:
         parts += ["", *charts]
