@@ -139,7 +139,11 @@ def test_without_valgrind_the_check_is_skipped_with_a_note(tmp_path: Path) -> No
     assert metrics == {
         (e, m) for e in ("health", "summary", "tags") for m in ("error_rate", "median", "p95")
     }
-    assert done.returncode in (0, 2), done.stderr  # pass or inconclusive: nothing else failed
+    # The wall-time checks of so small a profile (4 trials) may go either way, as in a run
+    # without the instructions feature: the exit code follows them, nothing else.
+    failed = [c for c in results["checks"] if c["status"] == "fail"]
+    assert all(c["metric"] in ("median", "p95") for c in failed)
+    assert done.returncode == (1 if failed else 0) or (not failed and done.returncode == 2)
     assert "valgrind is not installed" in (repo / ".perfgate" / "report.md").read_text()
 
 

@@ -72,7 +72,7 @@ def judge(
     blocked = incomparable(config, run, base_run) if base_run else {}
     notes = _ab_notes(run, base_run, blocked) if base_run else _notes(config, run, history)
     host = None if paired else host_speed(run, history)
-    if host and (unusual := host.unusual()):
+    if host and (unusual := host.unusual(config.compare.reference_floor)):
         notes.append(unusual)
         host = None  # compared undivided
     elif host:

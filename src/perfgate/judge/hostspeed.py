@@ -91,17 +91,20 @@ class HostSpeed:
             "followed it across the baseline runs."
         )
 
-    def unusual(self) -> str | None:
+    def unusual(self, least_spread: float) -> str | None:
         """Why the reference cannot be divided by, when it lies outside the prediction interval
         of its own history (3+ runs): a host unlike any the baseline saw, or a change that
         every request of the app's processes pays (heap and collector work, a dependency, a
         background thread), which slows the reference too. A stored baseline cannot tell the
-        two apart; dividing would take the second away, or turn it into an improvement."""
+        two apart; dividing would take the second away, or turn it into an improvement. The
+        history's spread counts as `least_spread` (compare.reference_floor) at least: runs
+        recorded in one quiet moment (or copies of one run) would otherwise predict a range no
+        later run can meet."""
         if len(self.runs) < 3:
             return None
         logs = [math.log(r) for r in self.runs]
         n, mean = len(logs), sum(logs) / len(logs)
-        sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1))
+        sd = max(math.sqrt(sum((x - mean) ** 2 for x in logs) / (n - 1)), least_spread)
         bound = float(reference_distribution(n - 1).ppf(1 - REFERENCE_GUARD_LEVEL / 2))
         distance = math.log(self.now) - mean
         if sd <= 0 or abs(distance) <= bound * sd * math.sqrt(1 + 1 / n):
