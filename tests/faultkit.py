@@ -97,3 +97,16 @@ def commit(repo: Path, files: dict[str, str], message: str) -> None:
         (repo / name).write_text(text)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", message)
+
+
+def slowed_items_repo(repo: Path, config: str) -> Path:
+    """A git repository of the tiny test app (tests/apps/tiny.py) and `config`: commit 1 as
+    is, commit 2 makes /items busy-wait 4 ms (a regression of one endpoint, as a PR makes)."""
+    fast = (REPO / "tests" / "apps" / "tiny.py").read_text()
+    commit(repo, {"tiny.py": fast, "thresholds.yaml": config}, "base")
+    slowed = fast.replace(
+        'os.environ.get("TINY_SLOW_PATH", "")', 'os.environ.get("TINY_SLOW_PATH", "/items")'
+    ).replace('os.environ.get("TINY_SLOW_MS", "0")', 'os.environ.get("TINY_SLOW_MS", "4")')
+    assert slowed != fast
+    commit(repo, {"tiny.py": slowed}, "slow down /items")
+    return repo

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faultkit import git, processes_with
+from tests.faultkit import git, processes_with, slowed_items_repo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TINY_APP = REPO_ROOT / "tests" / "apps" / "tiny.py"
 
 CONFIG = """\
 app:
@@ -42,21 +41,7 @@ budgets:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repo: commit 1 = tiny app + config; commit 2 = /items busy-waits 4 ms."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "tiny.py").write_text(TINY_APP.read_text())
-    (repo / "thresholds.yaml").write_text(CONFIG)
-    git(repo, "init", "-q")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "base")
-    source = (repo / "tiny.py").read_text()
-    slowed = source.replace(
-        'os.environ.get("TINY_SLOW_PATH", "")', 'os.environ.get("TINY_SLOW_PATH", "/items")'
-    ).replace('os.environ.get("TINY_SLOW_MS", "0")', 'os.environ.get("TINY_SLOW_MS", "4")')
-    assert slowed != source
-    (repo / "tiny.py").write_text(slowed)
-    git(repo, "commit", "-qam", "slow down /items")
-    return repo
+    return slowed_items_repo(tmp_path / "repo", CONFIG)
 
 
 def _env(scratch: Path) -> dict[str, str]:
