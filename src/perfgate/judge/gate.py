@@ -23,7 +23,7 @@ from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.instructions import corroborate, instruction_check
 from perfgate.judge.neighbours import set_aside_busy
-from perfgate.judge.pairs import load_groups, pairs_note, profile_groups, spreads
+from perfgate.judge.pairs import load_groups, pairs_note, profile_groups, spreads, trial_figures
 from perfgate.judge.relative import Pending, cannot_fail_note, decide, relative, split_cannot_fail
 from perfgate.judge.stats import PairSpread, holm
 from perfgate.results import (
@@ -317,8 +317,8 @@ def _profile_changes(
     tol, name = budget.regression, profile.name
     pending = []
     for metric in ("median", "p95"):
-        now = _trial_figures(profile, metric)
-        found = [(_trial_figures(m, metric), i) for i, m in enumerate(matches) if m]
+        now = trial_figures(profile, metric)
+        found = [(trial_figures(m, metric), i) for i, m in enumerate(matches) if m]
         runs = [figures for figures, _ in found]
         if host is None:
             groups = profile_groups(profile, matches[0]) if paired and matches[0] else None
@@ -347,10 +347,6 @@ def _profile_changes(
             skipped = p.check.status == "skipped"
             pending.append(p if skipped else replace(p, check=p.check.model_copy(update=shown)))
     return pending
-
-
-def _trial_figures(profile: EndpointProfile, metric: str) -> list[float]:
-    return profile.trial_medians_ms if metric == "median" else profile.trial_p95_ms
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -19,7 +19,7 @@ from perfgate.results import EndpointProfile, LoadLevel, Phase, RunResult
 METRICS = ("median", "p95")
 
 
-def figures(profile: EndpointProfile, metric: str) -> list[float]:
+def trial_figures(profile: EndpointProfile, metric: str) -> list[float]:
     return profile.trial_medians_ms if metric == "median" else profile.trial_p95_ms
 
 
@@ -49,7 +49,7 @@ def spreads(
         if base is None or groups is None:
             continue
         for metric in METRICS:
-            now, then = figures(head, metric), figures(base, metric)
+            now, then = trial_figures(head, metric), trial_figures(base, metric)
             if len(now) == len(then) == len(groups) and min(now + then, default=0) > 0:
                 ratios = [math.log(h / b) for h, b in zip(now, then, strict=True)]
                 profile_series.append((ratios, groups))

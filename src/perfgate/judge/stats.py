@@ -290,10 +290,7 @@ def least_significant(se: float, dof: float, level: float) -> float:
 
 
 def _pooled_within_variance(groups: Sequence[np.ndarray]) -> float:
-    dof = sum(g.size - 1 for g in groups if g.size > 1)
-    if dof == 0:
-        return 0.0
-    return float(sum(((g - g.mean()) ** 2).sum() for g in groups if g.size > 1) / dof)
+    return _within(groups)[0]
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
