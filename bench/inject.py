@@ -1,7 +1,8 @@
-"""A WSGI wrapper around the SoftFactory example: slows one endpoint by a fixed amount of work.
+"""A WSGI wrapper around a bench app: slows one endpoint by a fixed amount of work.
 
 bench/power.py runs this instead of the bare app, on both sides, so that the only difference
 between base and head is the injected work. The app itself is not edited. Environment:
+  PERFGATE_INJECT_APP    the app factory, "module:function" (default: the SoftFactory example)
   PERFGATE_INJECT_PATH   the request path, query string included, to slow (exact match)
   PERFGATE_INJECT_LOOPS  iterations of `busy_work` added to each such request (0 = none)
 It also answers HEAVY_REFERENCE_PATH with `app_like_work`, a fixed workload shaped like an
@@ -17,13 +18,13 @@ milliseconds would be +10% in one host state and +5% in the next.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from examples.softfactory.app import create_app as create_example
 from perfgate.run.inapp.reference import object_work
 
 StartResponse = Callable[..., Any]
@@ -72,7 +73,12 @@ def slowed(app: WSGIApp, path: str, loops: int) -> WSGIApp:
     return wrapper
 
 
+EXAMPLE_FACTORY = "examples.softfactory.app:create_app"
+
+
 def create_app() -> WSGIApp:
+    module, _, function = os.environ.get("PERFGATE_INJECT_APP", EXAMPLE_FACTORY).partition(":")
+    factory: Callable[[], WSGIApp] = getattr(importlib.import_module(module), function)
     path = os.environ.get("PERFGATE_INJECT_PATH", "")
     loops = int(os.environ.get("PERFGATE_INJECT_LOOPS", "0") or 0)
-    return slowed(create_example(), path, loops)
+    return slowed(factory(), path, loops)

@@ -11,7 +11,10 @@ profile check counts as misblamed.
 Prints rates with Wilson 95% intervals and the wall time per check. Every app is started fresh
 per check and stopped afterwards.
 
-With --neutral-edit the head runs from a copy of the example (and of the wrapper) whose every
+With --app queries the same is done to a second, differently shaped app: a plain WSGI app on
+SQLAlchemy Core and SQLite (tests/apps/queries_app.py: no Flask, no ORM, an N+1 endpoint).
+
+With --neutral-edit the head runs from a copy of the app (and of the wrapper) whose every
 module got a semantically neutral edit: an unused import, new module-level strings, a dead
 function. Its A/A rows are then A/A': the same behaviour from different code, with the memory
 layout and hash behaviour a real pull request changes. After the table, a calibration line over
@@ -22,6 +25,7 @@ calibrated) and how often the estimate was more than 2.58 standard errors out (1
   python bench/power.py --checks 40             # the full table (hours on a 2-core machine)
   python bench/power.py --time-default          # wall time of one default check of the example
   python bench/power.py --neutral-edit --effects 0,10 --checks 40   # A/A' and +10% rows
+  python bench/power.py --app queries --neutral-edit --effects 0 --checks 40   # second app
 """
 
 from __future__ import annotations
@@ -55,6 +59,34 @@ from perfgate.results import BaselineFile, EndpointProfile, ResultsFile, RunResu
 from perfgate.run.server import running_app  # noqa: E402
 
 TARGET = "bench.inject:create_app()"
+
+
+@dataclass(frozen=True)
+class BenchApp:
+    """An app the bench wraps (bench/inject.py): its factory, the endpoint slowed unless
+    --endpoint says otherwise, the files a neutral edit copies (relative to the checkout), and
+    its endpoints and environment where thresholds.yaml's are not its own."""
+
+    factory: str
+    slowed: str
+    files: tuple[str, ...]
+    endpoints: tuple[Endpoint, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+APPS = {
+    "softfactory": BenchApp("examples.softfactory.app:create_app", "products", ("examples",)),
+    "queries": BenchApp(
+        "tests.apps.queries_app:create_app",
+        "n-plus-one",
+        ("tests/__init__.py", "tests/apps/__init__.py", "tests/apps/queries_app.py"),
+        endpoints=tuple(
+            Endpoint(name=name, path=f"/{name}")
+            for name in ("health", "one", "three", "n-plus-one")
+        ),
+        env=(("QUERIES_APP_DB", ".perfgate/queries.db"),),
+    ),
+}
 # With --probe-heavy-reference, the app-like fixed workload sampled as one more endpoint.
 HEAVY_PROBE = "(heavy reference)"
 # The checks measure as `perfgate check` does, through perfgate.core, without its progress lines.
@@ -67,17 +99,26 @@ def sides(base: AppConfig, head: AppConfig, head_folder: Path = REPO) -> tuple[S
     return Side("base", REPO, base), Side("head", head_folder, head)
 
 
-def neutral_tree(scratch: Path) -> Path:
-    """A copy of the example, its wrapper and its config in which every module got a neutral
-    edit (neutral_edit): the head of an A/A' row."""
+def neutral_tree(scratch: Path, app: BenchApp) -> Path:
+    """A copy of the app, its wrapper and the config in which every module got a neutral edit
+    (neutral_edit): the head of an A/A' row."""
     tree = scratch / "neutral-edit"
     skip = shutil.ignore_patterns("__pycache__", "*.db", ".perfgate")
-    for part in ("bench", "examples"):
-        shutil.copytree(REPO / part, tree / part, ignore=skip, dirs_exist_ok=True)
+    edited = [tree / "bench" / "inject.py"]
+    shutil.copytree(REPO / "bench", tree / "bench", ignore=skip, dirs_exist_ok=True)
     shutil.copy(REPO / "thresholds.yaml", tree / "thresholds.yaml")
-    example = sorted((tree / "examples" / "softfactory").glob("*.py"))
-    for path in [*example, tree / "bench" / "inject.py"]:
-        path.write_text(neutral_edit(path.read_text(), path.stem))
+    for part in app.files:
+        if (REPO / part).is_dir():
+            shutil.copytree(REPO / part, tree / part, ignore=skip, dirs_exist_ok=True)
+            edited += sorted((tree / part).rglob("*.py"))
+        else:
+            (tree / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO / part, tree / part)
+            edited.append(tree / part)
+    (tree / ".perfgate").mkdir(exist_ok=True)  # where the apps keep their SQLite files
+    for path in edited:
+        if path.read_text().strip():  # an empty __init__.py stays empty, as in a real tree
+            path.write_text(neutral_edit(path.read_text(), path.stem))
     return tree
 
 
@@ -115,6 +156,8 @@ class Cell:
     inconclusive: int = 0
     seconds: float = 0.0
     observed: float = 0.0  # sum of the estimated median change of the slowed endpoint
+    mde: float = 0.0  # sum of the MDE its median check reported (the rule's own 80% point) ...
+    mde_checks: int = 0  # ... over this many checks
     innocent: int = 0  # A/A rows: relative checks with an interval
     covered: int = 0  # ... whose 90% interval held no change
     far: int = 0  # ... whose estimate was more than 2.58 standard errors from no change
@@ -132,7 +175,10 @@ def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 def bench_config(args: argparse.Namespace) -> Config:
     config = load_config(REPO / "thresholds.yaml")
-    names = [e.name for e in config.endpoints]
+    bench_app = APPS[args.app]
+    endpoints = list(bench_app.endpoints or config.endpoints)
+    args.endpoint = args.endpoint or bench_app.slowed
+    names = [e.name for e in endpoints]
     if args.endpoint not in names:
         sys.exit(f"power.py: --endpoint {args.endpoint!r} is not one of {', '.join(names)}")
     # Only the relative (statistical) checks: absolute limits and exact statement counts are
@@ -143,7 +189,9 @@ def bench_config(args: argparse.Namespace) -> Config:
     sizes = {"samples": args.samples, "trials": args.trials}
     profile = config.profile.model_copy(update={k: v for k, v in sizes.items() if v})
     load = config.load.model_copy(update={"enabled": args.with_load})
-    app = config.app.model_copy(update={"target": TARGET})
+    env = dict(bench_app.env) if bench_app.env else config.app.env
+    env = {**env, "PERFGATE_INJECT_APP": bench_app.factory}
+    app = config.app.model_copy(update={"target": TARGET, "env": env})
     chosen = {
         "ab_floor": args.ab_floor,
         "reference_floor": args.reference_floor,
@@ -151,7 +199,6 @@ def bench_config(args: argparse.Namespace) -> Config:
         "confirm": False if args.no_confirm else None,
     }
     compare = config.compare.model_copy(update={k: v for k, v in chosen.items() if v is not None})
-    endpoints = config.endpoints
     if args.probe_heavy_reference:
         probe = Endpoint(name=HEAVY_PROBE, path=HEAVY_REFERENCE_PATH)
         endpoints = [*endpoints, probe]
@@ -248,6 +295,9 @@ def score(cell: Cell, verdict: ResultsFile, endpoint: str, seconds: float) -> st
     cell.misblamed += bool(blamed - {endpoint})
     own = [c for c in relative if c.endpoint == endpoint and c.metric == "median" and c.change]
     cell.observed += own[0].change if own and own[0].change is not None else 0.0
+    if own and own[0].mde is not None:
+        cell.mde += own[0].mde
+        cell.mde_checks += 1
     if cell.effect == 0:
         for c in relative:
             if c.change is None or c.ci_low is None or c.ci_high is None or c.ci_high <= c.ci_low:
@@ -354,8 +404,8 @@ class Keeper:
 def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
     print(f"\nRegressed endpoint: {endpoint}; tolerance {tolerance:.0%}.")
     print("| mode | injected | observed median change | checks | fail rate (Wilson 95%) "
-          "| blamed right | misblamed | inconclusive | s/check |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| blamed right | misblamed | inconclusive | reported MDE | s/check |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for c in cells:
         rate = c.detected if c.effect else c.fails
         low, high = wilson(rate, c.checks)
@@ -364,6 +414,7 @@ def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
             f"| {c.mode} | {label} | {c.observed / c.checks:+.0%} | {c.checks} "
             f"| {rate}/{c.checks} = {rate / c.checks:.0%} "
             f"({low:.0%}-{high:.0%}) | {c.detected} | {c.misblamed} | {c.inconclusive} "
+            f"| {f'{c.mde / c.mde_checks:.1%}' if c.mde_checks else '-'} "
             f"| {c.seconds / c.checks:.1f} |"
         )
     for c in cells:
@@ -393,7 +444,10 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--checks", type=int, default=40, help="checks per mode and effect")
     parser.add_argument("--effects", default="0,5,10,20,40", help="injected %%, 0 = A/A")
     parser.add_argument("--modes", default="ab,baseline")
-    parser.add_argument("--endpoint", default="products", help="endpoint to slow down")
+    parser.add_argument("--app", choices=sorted(APPS), default="softfactory", help="app to wrap")
+    parser.add_argument(
+        "--endpoint", default=None, help="endpoint to slow down (default: products, n-plus-one)"
+    )
     parser.add_argument("--tolerance", type=float, default=0.05, help="regression tolerance")
     parser.add_argument("--samples", type=int, default=None, help="default: thresholds.yaml")
     parser.add_argument("--trials", type=int, default=None, help="default: thresholds.yaml")
@@ -465,7 +519,8 @@ def main() -> None:
               f"confirmation {'on' if c.confirm else 'off'}; stored history {args.history} runs"
               f"{f', one new every {args.rolling} checks' if args.rolling else ''}")  # fmt: skip
         keep = Keeper(args.keep)
-        head_folder = neutral_tree(scratch) if args.neutral_edit else REPO
+        (REPO / ".perfgate").mkdir(exist_ok=True)  # where the apps keep their SQLite files
+        head_folder = neutral_tree(scratch, APPS[args.app]) if args.neutral_edit else REPO
         history: list[RunResult] = []
         if "baseline" in modes:
             for _ in range(args.history):
