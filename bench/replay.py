@@ -12,6 +12,10 @@ runs rather than on two noisy rows.
 `--tails-by-median` judges with the earlier rule (every profile figure divided by the
 reference's median; now p95s are divided by the reference's p95), for comparison.
 
+`--divide instance` (or `trial`) first divides every trial figure by the reference workload of
+the same app instance (or of the same trial), as sampled in that run, then judges as the gate
+does: whether the reference of the same process cancels more than the run's reference does.
+
 `--tracking` asks which fixed workload follows each endpoint best: per check, each series'
 change of its median against the history (log of this run's geometric mean of trial medians
 over that of the baseline runs), and per endpoint the spread over the checks of its change
@@ -22,6 +26,7 @@ divisor cancels the host.
     python bench/power.py --checks 40 --effects 0 --modes baseline --rolling 2 --keep /tmp/aa
     python bench/replay.py /tmp/aa
     python bench/replay.py /tmp/aa --tails-by-median
+    python bench/replay.py /tmp/aa --divide instance
 """
 
 from __future__ import annotations
@@ -53,6 +58,47 @@ def tails_by_median(run: RunResult, history: Sequence[RunResult]) -> hostspeed.H
     return host and hostspeed.HostSpeed(host.now, host.runs, host.now, host.runs)
 
 
+def divided(run: RunResult, by: str) -> RunResult:
+    """`run` with each endpoint's trial figures divided by the reference of the same instance
+    (`by` "instance") or trial ("trial"), times the reference's level over the whole run, so
+    that the gate's own division by the run's reference still applies on top."""
+    reference = run.reference
+    if reference is None or not reference.trial_instance:
+        return run
+
+    def level(values: Sequence[float]) -> float:
+        return statistics.geometric_mean([v for v in values if v > 0])
+
+    def scaled(
+        figures: list[float], instances: list[int], of_reference: list[float]
+    ) -> list[float]:
+        whole = level(of_reference)
+        if by == "trial" and len(figures) == len(of_reference):
+            return [f * whole / r for f, r in zip(figures, of_reference, strict=True)]
+        own = {
+            i: level(
+                [r for r, j in zip(of_reference, reference.trial_instance, strict=True) if j == i]
+            )
+            for i in set(reference.trial_instance)
+        }
+        return [f * whole / own.get(i, whole) for f, i in zip(figures, instances, strict=True)]
+
+    endpoints = [
+        p.model_copy(
+            update={
+                "trial_medians_ms": scaled(
+                    p.trial_medians_ms, p.trial_instance, reference.trial_medians_ms
+                ),
+                "trial_p95_ms": scaled(p.trial_p95_ms, p.trial_instance, reference.trial_p95_ms),
+            }
+        )
+        if len(p.trial_instance) == len(p.trial_medians_ms)
+        else p
+        for p in run.endpoints
+    ]
+    return run.model_copy(update={"endpoints": endpoints})
+
+
 class Row:
     def __init__(self) -> None:
         self.checks = self.fails = self.first_fails = self.caught = self.misblamed = 0
@@ -63,22 +109,31 @@ class Row:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="what bench/power.py --keep wrote")
-    parser.add_argument("--endpoint", default="products", help="the endpoint the row slowed")
+    parser.add_argument("--app", default="softfactory", help="as the bench ran it")
+    parser.add_argument("--endpoint", default=None, help="the endpoint the row slowed")
     parser.add_argument("--tolerance", type=float, default=0.05, help="as the bench ran it")
     parser.add_argument("--tails-by-median", action="store_true", help="the earlier rule")
     parser.add_argument("--tracking", action="store_true", help="which workload follows whom")
+    parser.add_argument(
+        "--divide", choices=("run", "instance", "trial"), default="run",
+        help="divide by the reference of the run (the gate's rule), instance or trial",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.tails_by_median:
         # gate.judge looks host_speed up in its own module: replace it there.
         gate.host_speed = tails_by_median  # type: ignore[attr-defined]
     # The config the bench ran with: its defaults, with this row's endpoint and tolerance.
-    bench = ["--endpoint", args.endpoint, "--tolerance", str(args.tolerance)]
-    config = bench_config(arguments().parse_args(bench))
+    bench = ["--app", args.app, "--tolerance", str(args.tolerance)]
+    bench += ["--endpoint", args.endpoint] if args.endpoint else []
+    bench_args = arguments().parse_args(bench)
+    config = bench_config(bench_args)
+    args.endpoint = bench_args.endpoint
     runs: dict[str, RunResult] = {}
 
     def baseline_run(name: str) -> RunResult:
         if name not in runs:
-            runs[name] = RunResult.model_validate_json((args.folder / name).read_text())
+            run = RunResult.model_validate_json((args.folder / name).read_text())
+            runs[name] = divided(run, args.divide)
         return runs[name]
 
     checks = sorted(args.folder.glob("check-*.json"), key=lambda p: int(p.stem.split("-")[1]))
@@ -88,8 +143,10 @@ def main() -> None:
     moves: dict[str, list[float]] = defaultdict(list)
     for path in checks:
         kept = json.loads(path.read_text())
-        run = RunResult.model_validate(kept["run"])
-        second = kept["confirmation"] and RunResult.model_validate(kept["confirmation"])
+        run = divided(RunResult.model_validate(kept["run"]), args.divide)
+        second = kept["confirmation"] and divided(
+            RunResult.model_validate(kept["confirmation"]), args.divide
+        )
         baseline = BaselineFile(runs=[baseline_run(name) for name in kept["history"]])
         if args.tracking:
             for name, change in median_moves(run, baseline.runs).items():
@@ -112,6 +169,8 @@ def main() -> None:
         print_tracking(moves)
         return
     rule = "tails by the reference's median" if args.tails_by_median else "this tree's gate"
+    if args.divide != "run":
+        rule += f", every trial first divided by the reference of its {args.divide}"
     print(f"{len(checks)} checks from {args.folder}, judged with {rule}")
     for name, row in rows.items():
         print(

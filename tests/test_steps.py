@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from perfgate.judge.steps import MIN_STEP, find_steps, history_notes, plan_history
+from perfgate.judge.steps import LOAD_MIN_STEP, MIN_STEP, find_steps, history_notes, plan_history
+from perfgate.report.history import render_history
 from perfgate.results import RunResult
+from tests.runs import level as load_level
 from tests.runs import profile, run
 
 SEEDS = range(12)
@@ -140,3 +144,39 @@ def test_an_endpoint_added_on_the_way_is_searched_over_the_runs_that_have_it() -
     plan = plan_history(runs, base_index=25)
     assert {(s.endpoint, s.index) for s in plan.steps} == {("a", 20)}
     assert plan.judged == runs[20:]
+
+
+def with_load(runs: list[RunResult], rps: list[float], seed: int = 0) -> list[RunResult]:
+    """The runs with a load level at c=10 of throughput `rps[n]` in run n (2% noise)."""
+    rng = random.Random(seed)
+    return [
+        r.model_copy(update={"load": [load_level(10, value * math.exp(rng.gauss(0, 0.02)))]})
+        for r, value in zip(runs, rps, strict=True)
+    ]
+
+
+def test_a_drop_of_throughput_on_main_is_shown_as_a_step_but_does_not_cut_the_history() -> None:
+    # The profile unchanged; from run 15 on the load level answers 30% fewer requests a second.
+    runs = with_load(history([1.0] * 20), [1000.0] * 14 + [700.0] * 6)
+    plan = plan_history(runs, base_index=19)
+    (step,) = plan.steps
+    assert (step.endpoint, step.metric, step.index, step.unit) == ("all @ c=10", "rps", 14, "rps")
+    assert step.change == pytest.approx(1 / 0.7 - 1, abs=0.03)  # in time per request
+    assert not step.cuts and (plan.start, plan.end) == (0, 20) and history_notes(plan) == []
+    assert re.fullmatch(r"all @ c=10 throughput (99\d|100\d) -> (69\d|70\d) rps", step.figures())
+    shown = render_history(plan, Path("baseline.json"))
+    assert re.search(r"all @ c=10 rps +\+4\d\.\d% at run 15, 14ccccc .*: \d+ -> \d+ rps", shown)
+    assert "shown, not cut at" in shown
+    # More throughput is a step too (faster); a drop smaller than LOAD_MIN_STEP is none.
+    faster = plan_history(with_load(history([1.0] * 20), [700.0] * 14 + [1000.0] * 6), 19)
+    assert [round(s.change, 1) for s in faster.steps] == [-0.3]
+    small = 1 / (1 + LOAD_MIN_STEP * 0.8)
+    assert (
+        plan_history(with_load(history([1.0] * 20), [1000.0] * 14 + [1000 * small] * 6), 19).steps
+        == ()
+    )
+    # Beside a step of an endpoint, only the endpoint's cuts: the same segment as without load.
+    both = with_load(history([1.0] * 10 + [1.15] * 10), [1000.0] * 14 + [700.0] * 6)
+    plan = plan_history(both, base_index=19)
+    assert (plan.start, plan.end) == (10, 20)
+    assert {(s.endpoint, s.index) for s in plan.steps} == {("a", 10), ("all @ c=10", 14)}

@@ -7,14 +7,17 @@ the old and the new level, and the next pull requests are blamed for main's chan
 step inflates the run-to-run spread, so their checks turn inconclusive as well). So the history
 is cut into segments at its steps, and a check uses the segment that holds its base commit.
 
-The detector is binary segmentation on the log of each run's typical figure (the geometric mean
-of its trial medians, or of its trial p95s), per endpoint and metric: the split with the largest
-two-sample t statistic (its spread from the differences of successive runs), kept when a
-permutation test finds it significant (the runs' order shuffled: under "no step" any order is as
-likely) AND the two levels differ by at least MIN_STEP, so that the few percent runs drift apart
-on unchanged code is never called a step. Then each side is searched again. Runs that measured
-perfgate's reference workload are divided by it first, so that a slow host on the day of one
-push is not read as a step of the code.
+The detector is binary segmentation on the log of each run's typical figure (the geometric mean of
+its trial medians, or of its trial p95s, per endpoint and metric; per load level, of its throughput
+windows, on the scale of time per request so that a step up is slower there too): the split with
+the largest two-sample t statistic (its spread from the differences of successive runs), kept when
+a permutation test finds it significant (the runs' order shuffled: under "no step" any order is as
+likely) AND the two levels differ by at least MIN_STEP, so that the few percent runs drift apart on
+unchanged code is never called a step. Then each side is searched again. Profile figures of runs
+that measured perfgate's reference workload are divided by it first, so that a slow host on the day
+of one push is not read as a step of the code; load throughput is not (the reference is sampled in
+the profile phase, and the load phase comes after it). Undivided, throughput moves with the host's
+state by far more, so its steps must be larger (LOAD_MIN_STEP) and are shown, not cut at.
 
 Why not a library: E-divisive (Hunter / Apache Otava, MongoDB's signal-processing-algorithms)
 and asv's step detection come inside tools with their own dependencies and storage; what a
@@ -26,7 +29,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
 from statistics import geometric_mean
@@ -38,6 +41,12 @@ from perfgate.results import EndpointProfile, RunResult
 # stand clear of that, and smaller steps of main move a pull request's estimate by less than
 # the tolerances teams set (5-10%).
 MIN_STEP = 0.05
+# The same for a load level's throughput, which the reference does not divide: undivided, runs
+# of unchanged code here spread by about 15% and a host flips between states up to 2x apart, so
+# a smaller step is as likely the host's. The stored load checks assume a 25% between-run spread
+# (compare.noise_floor) for the same reason. Throughput steps are shown (perfgate history), but
+# do not cut the history: a slow spell of the host must not shorten every endpoint's history.
+LOAD_MIN_STEP = 0.25
 # A step needs runs on both sides: with one run after it, a single slow run would be one.
 MIN_SEGMENT = 2
 # Permutations of the significance test, and the level a split must reach. With few runs after
@@ -61,10 +70,11 @@ METRICS = ("median", "p95")
 
 @dataclass(frozen=True)
 class Step:
-    """Main's level of one endpoint and metric changed at run `index` of the history (the first
-    run of the new level). `change` is new/old - 1 of the detector's series (host-adjusted when
-    the runs measured the reference); `before_ms` and `after_ms` are the typical figures in ms
-    of the runs on each side, as measured."""
+    """Main's level of one endpoint and metric (or load level and "rps") changed at run `index`
+    of the history (the first run of the new level). `change` is new/old - 1 of the detector's
+    series, in time per request (host-adjusted when the runs measured the reference; for
+    throughput, old rps / new rps - 1); `before` and `after` are the typical figures of the runs
+    on each side, as measured, in `unit`."""
 
     endpoint: str
     metric: str
@@ -72,9 +82,40 @@ class Step:
     commit: str | None
     created_at: str
     change: float
-    before_ms: float
-    after_ms: float
+    before: float
+    after: float
     p_value: float
+    unit: str = "ms"
+
+    @property
+    def cuts(self) -> bool:
+        """Whether the history is cut at this step: profile figures are, throughput is not."""
+        return self.unit != "rps"
+
+    def figures(self) -> str:
+        """`items median 10.2 ms -> 11.1 ms`, `all @ c=50 throughput 812 -> 650 rps`."""
+        metric = "throughput" if self.unit == "rps" else self.metric
+        return f"{self.endpoint} {metric} {self.span()}"
+
+    def span(self) -> str:
+        """`10.2 ms -> 11.1 ms`, `812 -> 650 rps`."""
+        before, after = (f"{v:.0f}" if v >= 100 else f"{v:.3g}" for v in (self.before, self.after))
+        return f"{before} -> {after} rps" if self.unit == "rps" else f"{before} ms -> {after} ms"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One figure's history: its label (endpoint, or load level), metric, unit, the indexes of
+    the runs that measured it, their typical figures as measured, and the detector's series
+    (logs of time per request, divided by the reference where that applies)."""
+
+    endpoint: str
+    metric: str
+    unit: str
+    where: list[int]
+    measured: list[float]
+    values: list[float]
+    least_step: float = MIN_STEP
 
 
 @dataclass(frozen=True)
@@ -98,30 +139,34 @@ class HistoryPlan:
     @property
     def cut_by(self) -> list[Step]:
         """The steps at the start of the segment: the change this check is compared after."""
-        return [s for s in self.steps if s.index == self.start and self.start > 0]
+        return [s for s in self.steps if s.cuts and s.index == self.start and self.start > 0]
 
     @property
     def after(self) -> list[Step]:
         """Steps after the segment: main changed after this check's base."""
-        return [s for s in self.steps if s.index == self.end]
+        return [s for s in self.steps if s.cuts and s.index == self.end]
 
 
-def find_steps(values: Sequence[float]) -> list[tuple[int, float]]:
+def find_steps(values: Sequence[float], least_step: float = MIN_STEP) -> list[tuple[int, float]]:
     """Steps in a series of log figures, in order: (index of the first value of the new level,
     permutation p-value)."""
     found: list[tuple[int, float]] = []
-    _segment(list(values), 0, found, random.Random(SEED))
+    _segment(list(values), 0, found, random.Random(SEED), least_step)
     return sorted(found)
 
 
 def _segment(
-    values: list[float], offset: int, found: list[tuple[int, float]], rng: random.Random
+    values: list[float],
+    offset: int,
+    found: list[tuple[int, float]],
+    rng: random.Random,
+    least_step: float,
 ) -> None:
     if len(values) < 2 * MIN_SEGMENT:
         return
     split, statistic = _best_split(values)
     left, right = values[:split], values[split:]
-    if abs(_mean(right) - _mean(left)) < math.log1p(MIN_STEP):
+    if abs(_mean(right) - _mean(left)) < math.log1p(least_step):
         return
     shuffled, exceed = list(values), 0
     for _ in range(PERMUTATIONS):
@@ -131,8 +176,8 @@ def _segment(
     if p_value > STEP_ALPHA:
         return
     found.append((offset + split, p_value))
-    _segment(left, offset, found, rng)
-    _segment(right, offset + split, found, rng)
+    _segment(left, offset, found, rng, least_step)
+    _segment(right, offset + split, found, rng, least_step)
 
 
 def _best_split(values: Sequence[float]) -> tuple[int, float]:
@@ -157,51 +202,67 @@ def _best_split(values: Sequence[float]) -> tuple[int, float]:
     return best, best_t
 
 
-def history_steps(runs: Sequence[RunResult]) -> list[Step]:
-    """Every step of every endpoint and metric in the history, oldest first. An endpoint that
-    only some runs measured (one added or renamed on the way) is searched over those runs."""
+def history_series(runs: Sequence[RunResult]) -> list[Series]:
+    """Every figure the detector searches: each endpoint's median and p95, then each load
+    level's throughput. One that only some runs measured (an endpoint added or renamed on the
+    way, a level added) is searched over those runs."""
     divide = bool(runs) and all(r.reference for r in runs)
     divide = divide and len({r.reference.path for r in runs if r.reference}) == 1
-    names = sorted({p.name for r in runs for p in r.endpoints})
-    steps = []
-    for name in names:
+    found: list[Series] = []
+    for name in sorted({p.name for r in runs for p in r.endpoints}):
         for metric in METRICS:
-            found = [(i, _typical(_profile(r, name), metric)) for i, r in enumerate(runs)]
-            where = [i for i, v in found if v is not None]
-            measured = [v for _, v in found if v is not None]
-            series = [math.log(v) for v in measured]
+            figures = [(i, _typical(_profile(r, name), metric)) for i, r in enumerate(runs)]
+            where = [i for i, v in figures if v is not None]
+            measured = [v for _, v in figures if v is not None]
+            values = [math.log(v) for v in measured]
             if divide:
                 hosts = [_typical(runs[i].reference, metric) or 1.0 for i in where]
-                series = [v - math.log(h) for v, h in zip(series, hosts, strict=True)]
-            cuts = find_steps(series)
-            bounds = [0, *(k for k, _ in cuts), len(series)]
-            for number, (k, p_value) in enumerate(cuts):
-                before, after = slice(bounds[number], k), slice(k, bounds[number + 2])
-                change = math.exp(_mean(series[after]) - _mean(series[before])) - 1
-                run = runs[where[k]]
-                steps.append(
-                    Step(
-                        name, metric, where[k], run.environment.git_commit, run.created_at,
-                        change, geometric_mean(measured[before]), geometric_mean(measured[after]),
-                        p_value,
-                    )
-                )  # fmt: skip
+                values = [v - math.log(h) for v, h in zip(values, hosts, strict=True)]
+            found.append(Series(name, metric, "ms", where, measured, values))
+    for c in sorted({lv.concurrency for r in runs for lv in r.load}):
+        figures = [(i, _throughput(r, c)) for i, r in enumerate(runs)]
+        where = [i for i, v in figures if v is not None]
+        measured = [v for _, v in figures if v is not None]
+        values = [-math.log(v) for v in measured]
+        found.append(Series(f"all @ c={c}", "rps", "rps", where, measured, values, LOAD_MIN_STEP))
+    return found
+
+
+def history_steps(runs: Sequence[RunResult]) -> list[Step]:
+    """Every step of every series in the history (history_series), oldest first."""
+    steps = []
+    for series in history_series(runs):
+        values, measured = series.values, series.measured
+        cuts = find_steps(values, series.least_step)
+        bounds = [0, *(k for k, _ in cuts), len(values)]
+        for number, (k, p_value) in enumerate(cuts):
+            before, after = slice(bounds[number], k), slice(k, bounds[number + 2])
+            change = math.exp(_mean(values[after]) - _mean(values[before])) - 1
+            run = runs[series.where[k]]
+            steps.append(
+                Step(
+                    series.endpoint, series.metric, series.where[k], run.environment.git_commit,
+                    run.created_at, change, geometric_mean(measured[before]),
+                    geometric_mean(measured[after]), p_value, series.unit,
+                )
+            )  # fmt: skip
     return sorted(steps, key=lambda s: (s.index, s.endpoint, s.metric))
 
 
 def plan_history(runs: Sequence[RunResult], base_index: int | None) -> HistoryPlan:
     """The segment holding run `base_index` (the newest segment when None), cut at the steps
-    of any endpoint and metric. Cuts closer than MIN_SEGMENT runs are one step seen a run apart
-    by two series (a median and a p95): the later one stands for both."""
+    of any endpoint and metric (throughput steps are kept, not cut at). Cuts closer than
+    MIN_SEGMENT runs are one step seen a run apart by two series (a median and a p95): the
+    later one stands for both."""
     steps = history_steps(runs)
     cuts: list[int] = []
-    for index in sorted({s.index for s in steps}):
+    for index in sorted({s.index for s in steps if s.cuts}):
         if cuts and index - cuts[-1] < MIN_SEGMENT:
             cuts[-1] = index
         else:
             cuts.append(index)
-    merged = {s.index: next(c for c in cuts if c >= s.index) for s in steps}
-    steps = [_moved(s, merged[s.index], runs) for s in steps]
+    merged = {s.index: next(c for c in cuts if c >= s.index) for s in steps if s.cuts}
+    steps = [_moved(s, merged[s.index], runs) if s.cuts else s for s in steps]
     base = len(runs) - 1 if base_index is None else base_index
     start = max([0, *(c for c in cuts if c <= base)])
     end = min([len(runs), *(c for c in cuts if c > base)])
@@ -213,10 +274,7 @@ def _moved(step: Step, index: int, runs: Sequence[RunResult]) -> Step:
     if index == step.index:
         return step
     run = runs[index]
-    return Step(
-        step.endpoint, step.metric, index, run.environment.git_commit, run.created_at,
-        step.change, step.before_ms, step.after_ms, step.p_value,
-    )  # fmt: skip
+    return replace(step, index=index, commit=run.environment.git_commit, created_at=run.created_at)
 
 
 def history_notes(plan: HistoryPlan) -> list[str]:
@@ -257,9 +315,7 @@ def _main_changed(steps: Sequence[Step]) -> str:
     # In the terms a developer uses: 9% slower, 2.5x slower, 20% faster (time per request).
     ratio = 1 + first.change if first.change > 0 else 1 / (1 + first.change)
     size = f"{ratio:.1f}x" if ratio >= 2 else f"{ratio - 1:.0%}"
-    figures = ", ".join(
-        f"{s.endpoint} {s.metric} {s.before_ms:.3g} ms -> {s.after_ms:.3g} ms" for s in steps
-    )
+    figures = ", ".join(s.figures() for s in steps)
     return f"main got {size} {way} at {short(first.commit)} ({first.created_at[:10]}): {figures}"
 
 
@@ -282,6 +338,15 @@ def short(commit: str | None) -> str:
 
 def _profile(run: RunResult, name: str) -> EndpointProfile | None:
     return next((p for p in run.endpoints if p.name == name), None)
+
+
+def _throughput(run: RunResult, concurrency: int) -> float | None:
+    """The level's typical throughput: the geometric mean of its one-second windows (a window
+    with no completed request counted as half a request, as the gate counts it)."""
+    level = next((lv for lv in run.load if lv.concurrency == concurrency), None)
+    if level is None or not level.window_rps:
+        return None
+    return geometric_mean([max(v, 0.5) for v in level.window_rps])
 
 
 def _typical(profile: EndpointProfile | None, metric: str) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perfgate.judge.steps import JUDGED_RUNS, METRICS, HistoryPlan, burst_minutes, short
+from perfgate.judge.steps import JUDGED_RUNS, HistoryPlan, burst_minutes, history_series, short
 
 
 def render_history(plan: HistoryPlan, path: Path) -> str:
@@ -16,20 +16,25 @@ def render_history(plan: HistoryPlan, path: Path) -> str:
         f"{path}: {len(runs)} run(s), {runs[0].created_at[:10]} to {runs[-1].created_at[:10]}",
         "",
     ]
-    names = sorted({p.name for r in runs for p in r.endpoints})
-    width = max(len(f"{n} {m}") for n in names for m in METRICS) if names else 0
-    for name in names:
-        for metric in METRICS:
-            label = f"{name} {metric}".ljust(width)
-            found = [s for s in plan.steps if s.endpoint == name and s.metric == metric]
-            if not found:
-                lines.append(f"  {label}  no step")
-            for step in found:
-                lines.append(
-                    f"  {label}  {step.change:+.1%} at run {step.index + 1}, "
-                    f"{short(step.commit)} ({step.created_at[:10]}): "
-                    f"{step.before_ms:.3g} ms -> {step.after_ms:.3g} ms (p = {step.p_value:.3f})"
-                )
+    series = [(s.endpoint, s.metric) for s in history_series(runs)]
+    width = max((len(f"{n} {m}") for n, m in series), default=0)
+    for name, metric in series:
+        label = f"{name} {metric}".ljust(width)
+        found = [s for s in plan.steps if s.endpoint == name and s.metric == metric]
+        if not found:
+            lines.append(f"  {label}  no step")
+        for step in found:
+            # In time per request, as the notes say it: for throughput, +25% is a quarter slower.
+            lines.append(
+                f"  {label}  {step.change:+.1%} at run {step.index + 1}, "
+                f"{short(step.commit)} ({step.created_at[:10]}): "
+                f"{step.span()} (p = {step.p_value:.3f})"
+            )
+    if any(not s.cuts for s in plan.steps):
+        lines.append(
+            "  (throughput steps are shown, not cut at: load is not divided by the host's speed, "
+            "so a step there may be the host's)"
+        )
     first, last = plan.judged_start, plan.end
     oldest, newest = (short(runs[i].environment.git_commit) for i in (first, last - 1))
     if plan.base_index is None:
