@@ -14,7 +14,7 @@ Schema history (bump SCHEMA_VERSION on any change a reader must know about):
       `time_budget_s` and `warmup_ms`, `by_param`, `trial_instance`, `instructions`, `calls`
       (perfgate.evidence), `queries.plans`, `cache_headers`, `identical_body` and `content_type`;
       run `instructions_note` and `pool`; results `changes`; per finding `saving_ms`, `saving_share`
-      and `next_run`; run `host_load`.
+      and `next_run`; run `host_load`; check `se` and `dof`.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kill at any
 moment leaves either the old file or the new one, never half of one.
@@ -237,8 +237,11 @@ class Check(_Frozen):
     ci_high: float | None = None
     p_value: float | None = None
     message: str = ""
-    # Minimum detectable effect (ratio - 1): the change the fail rule catches 80% of the time
-    # (judge.stats.min_detectable); underpowered: significance, not the tolerance, sets its bar.
+    # The log change's standard error and its t distribution's degrees of freedom (None: normal);
+    # mde (ratio - 1): the change the fail rule catches 80% of the time (stats.min_detectable);
+    # underpowered: significance, not the tolerance, sets its bar.
+    se: float | None = None
+    dof: float | None = None
     mde: float | None = None
     underpowered: bool = False
     # Stored-baseline mode: the change a second measurement on fresh app instances found, for a
@@ -307,14 +310,8 @@ def now_iso() -> str:
 
 def git_commit(folder: Path) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                             text=True, timeout=5, check=False)  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

@@ -88,7 +88,8 @@ def relative(
         endpoint=endpoint, phase=phase, metric=metric, kind="relative", status="inconclusive",
         current=sum(current) / len(current), baseline=base_value, limit=tolerance,
         change=estimate.ratio - 1, ci_low=estimate.low - 1, ci_high=estimate.high - 1,
-        p_value=estimate.p_worse,
+        p_value=estimate.p_worse, se=estimate.se,
+        dof=estimate.dof if math.isfinite(estimate.dof) else None,
     )  # fmt: skip
     return [Pending(check, tolerance, higher_is_worse, estimate.se, estimate.dof)]
 
