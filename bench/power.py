@@ -40,7 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -158,8 +158,9 @@ class Cell:
     inconclusive: int = 0
     seconds: float = 0.0
     observed: float = 0.0  # sum of the estimated median change of the slowed endpoint
-    mde: float = 0.0  # sum of the MDE its median check reported (the rule's own 80% point) ...
-    mde_checks: int = 0  # ... over this many checks
+    # The MDE its median check reported (the rule's own 80% point), per check: the table shows
+    # the median, since a history cut short by a step gives a few checks a huge one.
+    mde: list[float] = field(default_factory=list)
     innocent: int = 0  # A/A rows: relative checks with an interval
     covered: int = 0  # ... whose 90% interval held no change
     far: int = 0  # ... whose estimate was beyond its t distribution's two-sided 1% (p < 0.01)
@@ -309,8 +310,7 @@ def score(cell: Cell, verdict: ResultsFile, endpoint: str, seconds: float) -> st
     own = [c for c in relative if c.endpoint == endpoint and c.metric == "median" and c.change]
     cell.observed += own[0].change if own and own[0].change is not None else 0.0
     if own and own[0].mde is not None:
-        cell.mde += own[0].mde
-        cell.mde_checks += 1
+        cell.mde.append(own[0].mde)
     if cell.effect == 0:
         for c in relative:
             if c.change is None or c.ci_low is None or c.ci_high is None or c.ci_high <= c.ci_low:
@@ -416,7 +416,7 @@ class Keeper:
 def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
     print(f"\nRegressed endpoint: {endpoint}; tolerance {tolerance:.0%}.")
     print("| mode | injected | observed median change | checks | fail rate (Wilson 95%) "
-          "| blamed right | misblamed | inconclusive | reported MDE | s/check |")  # fmt: skip
+          "| blamed right | misblamed | inconclusive | median MDE | s/check |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|")
     for c in cells:
         rate = c.detected if c.effect else c.fails
@@ -426,7 +426,7 @@ def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:
             f"| {c.mode} | {label} | {c.observed / c.checks:+.0%} | {c.checks} "
             f"| {rate}/{c.checks} = {rate / c.checks:.0%} "
             f"({low:.0%}-{high:.0%}) | {c.detected} | {c.misblamed} | {c.inconclusive} "
-            f"| {f'{c.mde / c.mde_checks:.1%}' if c.mde_checks else '-'} "
+            f"| {f'{statistics.median(c.mde):.1%}' if c.mde else '-'} "
             f"| {c.seconds / c.checks:.1f} |"
         )
     for c in cells:
