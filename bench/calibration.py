@@ -19,7 +19,6 @@ independent: the KS p-value is a guide, not a test to the letter.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.power import arguments, bench_config, standardized  # noqa: E402
+from bench.power import arguments, bench_config, kept_checks, kept_pairs, standardized  # noqa: E402
 from perfgate.config import Config  # noqa: E402
 from perfgate.core.check import evaluate  # noqa: E402
 from perfgate.core.history import history_for_check  # noqa: E402
@@ -53,26 +52,18 @@ def verdicts(folder: Path, config: Config) -> list[tuple[ResultsFile, list[RunRe
     """Each innocent check of `folder` judged again, with the runs it measured (for a stored
     check, its confirmation's too: its phases count for how busy the machine was)."""
     judged = []
-    for path in sorted(folder.glob("ab-*.json"), key=lambda p: int(p.stem.split("-")[1])):
-        kept = json.loads(path.read_text())
-        if kept["row"].endswith("+0%"):
-            base, head = (RunResult.model_validate(kept[side]) for side in ("base", "head"))
+    for row, base, head in kept_pairs(folder):
+        if row.endswith("+0%"):
             judged.append((evaluate(config, head, base_run=base), [base, head]))
-    runs: dict[str, RunResult] = {}
-    for path in sorted(folder.glob("check-*.json"), key=lambda p: int(p.stem.split("-")[1])):
-        kept = json.loads(path.read_text())
-        if not kept["row"].endswith("+0%"):
+    for kept in kept_checks(folder):
+        if not kept.row.endswith("+0%"):
             continue
-        for name in kept["history"]:
-            if name not in runs:
-                runs[name] = RunResult.model_validate_json((folder / name).read_text())
-        run = RunResult.model_validate(kept["run"])
-        second = kept["confirmation"] and RunResult.model_validate(kept["confirmation"])
-        stored = history_for_check(BaselineFile(runs=[runs[n] for n in kept["history"]]), REPO)
+        stored = history_for_check(BaselineFile(runs=kept.history), REPO)
         # The first measurement's estimates: the confirmation re-measures only what failed, so
         # judging with it would pick the second estimate for exactly the largest first ones.
-        verdict = evaluate(config, run, stored.baseline, notes=stored.notes)
-        judged.append((verdict, [run, *([second] if second else [])]))
+        verdict = evaluate(config, kept.run, stored.baseline, notes=stored.notes)
+        second = [kept.confirmation] if kept.confirmation else []
+        judged.append((verdict, [kept.run, *second]))
     return judged
 
 

@@ -40,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -411,6 +412,58 @@ class Keeper:
         record = {"row": self.row, "base": base.model_dump(mode="json"),
                   "head": head.model_dump(mode="json")}  # fmt: skip
         (self.folder / f"ab-{self.checks}.json").write_text(json.dumps(record))
+
+
+@dataclass(frozen=True)
+class KeptCheck:
+    """One stored-mode check as Keeper wrote it: its row, run, confirmation and baseline runs."""
+
+    row: str
+    run: RunResult
+    confirmation: RunResult | None
+    history: list[RunResult]
+
+
+def kept_checks(
+    folder: Path, adjust: Callable[[RunResult], RunResult] = lambda run: run
+) -> list[KeptCheck]:
+    """The check-N.json of a --keep folder in the order measured, every run passed through
+    `adjust`; a baseline run shared by many checks is read (and adjusted) once."""
+    runs: dict[str, RunResult] = {}
+
+    def baseline(name: str) -> RunResult:
+        if name not in runs:
+            runs[name] = adjust(RunResult.model_validate_json((folder / name).read_text()))
+        return runs[name]
+
+    found = []
+    for path in sorted(folder.glob("check-*.json"), key=kept_number):
+        kept = json.loads(path.read_text())
+        second = kept["confirmation"]
+        found.append(
+            KeptCheck(
+                kept["row"],
+                adjust(RunResult.model_validate(kept["run"])),
+                adjust(RunResult.model_validate(second)) if second else None,
+                [baseline(name) for name in kept["history"]],
+            )
+        )
+    return found
+
+
+def kept_pairs(folder: Path) -> list[tuple[str, RunResult, RunResult]]:
+    """The ab-N.json of a --keep folder in the order measured: (row, base run, head run)."""
+    found = []
+    for path in sorted(folder.glob("ab-*.json"), key=kept_number):
+        kept = json.loads(path.read_text())
+        base, head = (RunResult.model_validate(kept[side]) for side in ("base", "head"))
+        found.append((kept["row"], base, head))
+    return found
+
+
+def kept_number(path: Path) -> int:
+    """N of check-N.json or ab-N.json."""
+    return int(path.stem.split("-")[1])
 
 
 def print_table(cells: list[Cell], endpoint: str, tolerance: float) -> None:

@@ -32,7 +32,6 @@ divisor cancels the host.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -44,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from bench.power import HEAVY_PROBE, arguments, bench_config  # noqa: E402
+from bench.power import HEAVY_PROBE, arguments, bench_config, kept_checks  # noqa: E402
+from perfgate.core.history import history_for_check  # noqa: E402
 from perfgate.judge import gate, hostspeed  # noqa: E402
 from perfgate.measure.profile import REFERENCE_NAME  # noqa: E402
 from perfgate.results import BaselineFile, RunResult  # noqa: E402
@@ -128,32 +128,22 @@ def main() -> None:
     bench_args = arguments().parse_args(bench)
     config = bench_config(bench_args)
     args.endpoint = bench_args.endpoint
-    runs: dict[str, RunResult] = {}
-
-    def baseline_run(name: str) -> RunResult:
-        if name not in runs:
-            run = RunResult.model_validate_json((args.folder / name).read_text())
-            runs[name] = divided(run, args.divide)
-        return runs[name]
-
-    checks = sorted(args.folder.glob("check-*.json"), key=lambda p: int(p.stem.split("-")[1]))
+    checks = kept_checks(args.folder, lambda run: divided(run, args.divide))
     if not checks:
         sys.exit(f"replay.py: no check-N.json in {args.folder} (write them with power.py --keep)")
     rows: dict[str, Row] = {}
     moves: dict[str, list[float]] = defaultdict(list)
-    for path in checks:
-        kept = json.loads(path.read_text())
-        run = divided(RunResult.model_validate(kept["run"]), args.divide)
-        second = kept["confirmation"] and divided(
-            RunResult.model_validate(kept["confirmation"]), args.divide
-        )
-        baseline = BaselineFile(runs=[baseline_run(name) for name in kept["history"]])
+    for kept in checks:
+        run, second = kept.run, kept.confirmation
+        # The segment the gate would use: the steps of the history cut it, as in a check.
+        baseline = history_for_check(BaselineFile(runs=kept.history), REPO).baseline
+        assert baseline is not None
         if args.tracking:
             for name, change in median_moves(run, baseline.runs).items():
                 moves[name].append(change)
         first = gate.judge(config, run, baseline)
         final = gate.judge(config, run, baseline, confirmation=second) if second else first
-        row = rows.setdefault(kept["row"], Row())
+        row = rows.setdefault(kept.row, Row())
         blamed = {c.endpoint for c in final.checks if c.kind == "relative" and c.status == "fail"}
         row.checks += 1
         row.fails += bool(blamed)

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from perfgate.judge.pairs import positive_rps
 from perfgate.judge.stats import compare_trials, holm, percentile, summarize_ms
 
 
@@ -70,13 +71,11 @@ def test_throughput_drop_is_worse_when_higher_is_better() -> None:
     assert estimate.p_worse < 0.001
 
 
-def test_a_stalled_second_of_load_does_not_break_the_comparison(tmp_path: object) -> None:
-    from perfgate.judge.gate import _positive
-
-    windows = _positive([0.0, 120.0, 130.0])
+def test_a_stalled_second_of_load_does_not_break_the_comparison() -> None:
+    windows = positive_rps([0.0, 120.0, 130.0])
     estimate = compare_trials(
         [windows],
-        _positive([110.0, 0.0, 125.0]),
+        positive_rps([110.0, 0.0, 125.0]),
         higher_is_worse=False,
         alpha=0.05,
         noise_floor=0.15,

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.judge.steps import LOAD_MIN_STEP, MIN_STEP, find_steps, history_notes, plan_history
+from perfgate.judge.steps import (
+    LOAD_MIN_STEP,
+    MIN_STEP,
+    find_steps,
+    history_notes,
+    joint_steps,
+    plan_history,
+)
 from perfgate.report.history import render_history
 from perfgate.results import RunResult
 from tests.runs import level as load_level
@@ -180,3 +187,28 @@ def test_a_drop_of_throughput_on_main_is_shown_as_a_step_but_does_not_cut_the_hi
     plan = plan_history(both, base_index=19)
     assert (plan.start, plan.end) == (10, 20)
     assert {(s.endpoint, s.index) for s in plan.steps} == {("a", 10), ("all @ c=10", 14)}
+
+
+def family(rng: random.Random, runs: int, spread: float, members: int = 10) -> list[list[float]]:
+    return [noisy(rng, [1.0] * runs, spread) for _ in range(members)]
+
+
+def test_many_series_of_unchanged_code_are_judged_as_one_family_with_no_step() -> None:
+    # Each of ten noise series alone is tested at the level: some history gets a false step
+    # that way; tested as one family, none does.
+    histories = [family(random.Random(seed), 20, 0.05) for seed in range(20)]
+    assert any(find_steps(series) for history in histories for series in history)
+    for seed, history in enumerate(histories):
+        assert joint_steps([dict(enumerate(series)) for series in history]) == [], seed
+
+
+def test_a_step_of_one_series_among_ten_is_found_at_its_run_and_blamed_on_it() -> None:
+    others = 0
+    for seed in SEEDS[:6]:
+        history = family(random.Random(seed), 20, 0.03)
+        history[3] = [v + math.log(1.15) * (i >= 14) for i, v in enumerate(history[3])]
+        cuts = dict(joint_steps([dict(enumerate(series)) for series in history]))
+        assert set(cuts.get(14, {})) == {3}, (seed, cuts)
+        others += len(cuts) - 1
+    # Each side of the cut is searched again at the level: now and then noise is cut there.
+    assert others <= 1

@@ -23,7 +23,14 @@ from perfgate.judge.exact import exact_checks
 from perfgate.judge.hostspeed import HostSpeed, elasticity, host_speed
 from perfgate.judge.instructions import corroborate, instruction_check
 from perfgate.judge.neighbours import set_aside_busy
-from perfgate.judge.pairs import load_groups, pairs_note, profile_groups, spreads, trial_figures
+from perfgate.judge.pairs import (
+    load_groups,
+    pairs_note,
+    positive_rps,
+    profile_groups,
+    spreads,
+    trial_figures,
+)
 from perfgate.judge.relative import Pending, cannot_fail_note, decide, relative, split_cannot_fail
 from perfgate.judge.stats import PairSpread, holm
 from perfgate.results import (
@@ -369,21 +376,17 @@ def _load_changes(
     tol = config.budgets.for_level(c).regression  # budgets.load over budgets.default
     if paired:
         # Side by side, each short interleaved load trial gives one throughput figure.
-        base = [_positive(m.trial_rps) for m in matches if m]
-        now = _positive(level.trial_rps)
+        base = [positive_rps(m.trial_rps) for m in matches if m]
+        now = positive_rps(level.trial_rps)
         groups = load_groups(level, pairs)
         return relative(
             config, label, "load", "rps", tol, now, base, False, paired=True,
             pairs=(groups, pair_spread),
         )  # fmt: skip
-    windows = [_positive(m.window_rps) for m in matches if m]
-    return relative(config, label, "load", "rps", tol, _positive(level.window_rps), windows, False)
-
-
-def _positive(window_rps: list[float]) -> list[float]:
-    """A second with no completed request (a stall) is real, but has no logarithm: count it as
-    half a request, the usual continuity correction for counts."""
-    return [max(v, 0.5) for v in window_rps]
+    windows = [positive_rps(m.window_rps) for m in matches if m]
+    return relative(
+        config, label, "load", "rps", tol, positive_rps(level.window_rps), windows, False
+    )
 
 
 def _not_compared(name: str, phase: Phase, reason: str, budget: Budget) -> list[Check]:

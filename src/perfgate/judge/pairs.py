@@ -19,6 +19,12 @@ from perfgate.results import EndpointProfile, LoadLevel, Phase, RunResult
 METRICS = ("median", "p95")
 
 
+def positive_rps(rps: list[float]) -> list[float]:
+    """A second (or trial) with no completed request is real, but has no logarithm: count it as
+    half a request, the usual continuity correction for counts."""
+    return [max(v, 0.5) for v in rps]
+
+
 def trial_figures(profile: EndpointProfile, metric: str) -> list[float]:
     return profile.trial_medians_ms if metric == "median" else profile.trial_p95_ms
 
@@ -59,10 +65,8 @@ def spreads(
         base_level = levels.get(level.concurrency)
         if base_level is None or len(base_level.trial_rps) != len(level.trial_rps):
             continue
-        ratios = [
-            math.log(max(h, 0.5) / max(b, 0.5))
-            for h, b in zip(level.trial_rps, base_level.trial_rps, strict=True)
-        ]
+        now, then = positive_rps(level.trial_rps), positive_rps(base_level.trial_rps)
+        ratios = [math.log(h / b) for h, b in zip(now, then, strict=True)]
         load_series.append((ratios, load_groups(level, run.instances)))
     return {
         "profile": pair_spread(profile_series),

@@ -34,6 +34,7 @@ from datetime import datetime
 from itertools import pairwise
 from statistics import geometric_mean
 
+from perfgate.judge.pairs import positive_rps
 from perfgate.results import EndpointProfile, RunResult
 
 # The smallest change of level called a step (ratio - 1). Divided by the reference, unchanged
@@ -117,6 +118,11 @@ class Series:
     values: list[float]
     least_step: float = MIN_STEP
 
+    @property
+    def cuts(self) -> bool:
+        """Whether its steps cut the history: profile figures' do, throughput's do not."""
+        return self.unit != "rps"
+
 
 @dataclass(frozen=True)
 class HistoryPlan:
@@ -148,58 +154,105 @@ class HistoryPlan:
 
 
 def find_steps(values: Sequence[float], least_step: float = MIN_STEP) -> list[tuple[int, float]]:
-    """Steps in a series of log figures, in order: (index of the first value of the new level,
-    permutation p-value)."""
-    found: list[tuple[int, float]] = []
-    _segment(list(values), 0, found, random.Random(SEED), least_step)
-    return sorted(found)
+    """Steps in one series of log figures, in order: (index of the first value of the new
+    level, permutation p-value)."""
+    cuts = joint_steps([dict(enumerate(values))], least_step)
+    return [(cut, found[0]) for cut, found in cuts]
 
 
-def _segment(
-    values: list[float],
-    offset: int,
-    found: list[tuple[int, float]],
+def joint_steps(
+    family: Sequence[dict[int, float]], least_step: float = MIN_STEP
+) -> list[tuple[int, dict[int, float]]]:
+    """Steps of a family of series that share one axis of runs (each series: run index -> log
+    figure, for the runs that measured it), in order: (run index of the first run of the new
+    level, {member: its p-value} for the members that stepped there).
+
+    The family is tested as one (the max-T permutation test): a shuffle reorders the runs of
+    every member alike, and a member's p-value is the share of shuffles in which some member's
+    best split reaches its |t|. So the level holds for "no member steps anywhere", where
+    testing each of a history's twenty-odd series at it would call a step of unchanged code in
+    one of them in a good share of histories; the members' shared host state makes the joint
+    test cost little power. A member steps when its p-value reaches the level and its best
+    split moves it by least_step or more; the cut is at the split of the one with the largest
+    |t|, and each side is searched again."""
+    found: dict[int, dict[int, float]] = {}
+    _joint_segment(list(family), sorted({r for m in family for r in m}), found,
+                   random.Random(SEED), least_step)  # fmt: skip
+    return sorted(found.items())
+
+
+def _joint_segment(
+    family: list[dict[int, float]],
+    runs: list[int],
+    found: dict[int, dict[int, float]],
     rng: random.Random,
     least_step: float,
 ) -> None:
-    if len(values) < 2 * MIN_SEGMENT:
-        return
-    split, statistic = _best_split(values)
-    left, right = values[:split], values[split:]
-    if abs(_mean(right) - _mean(left)) < math.log1p(least_step):
-        return
-    shuffled, exceed = list(values), 0
+    least = math.log1p(least_step)
+    members = {}  # member -> its runs in this segment
+    for m, series in enumerate(family):
+        own = [r for r in runs if r in series]
+        if len(own) >= 2 * MIN_SEGMENT:
+            members[m] = own
+    splits = {m: _best_split([family[m][r] for r in own]) for m, own in members.items()}
+    if not any(moved >= least for _, _, moved in splits.values()):
+        return  # the cheap way out, and the usual one: no member's best split is large enough
+    shuffled, maxima = list(runs), []
     for _ in range(PERMUTATIONS):
         rng.shuffle(shuffled)
-        exceed += _best_split(shuffled)[1] >= statistic
-    p_value = (exceed + 1) / (PERMUTATIONS + 1)
-    if p_value > STEP_ALPHA:
+        maxima.append(
+            max(_best_split([family[m][r] for r in shuffled if r in family[m]])[0] for m in members)
+        )
+
+    def p_value(t: float) -> float:
+        return (sum(x >= t for x in maxima) + 1) / (PERMUTATIONS + 1)
+
+    qualified = [
+        m for m, (t, _, moved) in splits.items() if moved >= least and p_value(t) <= STEP_ALPHA
+    ]
+    if not qualified:
         return
-    found.append((offset + split, p_value))
-    _segment(left, offset, found, rng, least_step)
-    _segment(right, offset + split, found, rng, least_step)
+    lead = max(qualified, key=lambda m: splits[m][0])
+    cut = members[lead][splits[lead][1]]
+    stepped = {}
+    for m, own in members.items():
+        ts, moves = _split_ts([family[m][r] for r in own])
+        k = sum(r < cut for r in own)
+        if MIN_SEGMENT <= k <= len(own) - MIN_SEGMENT and moves[k] >= least:
+            if p_value(ts[k]) <= STEP_ALPHA:
+                stepped[m] = p_value(ts[k])
+    found[cut] = stepped
+    _joint_segment(family, [r for r in runs if r < cut], found, rng, least_step)
+    _joint_segment(family, [r for r in runs if r >= cut], found, rng, least_step)
 
 
-def _best_split(values: Sequence[float]) -> tuple[int, float]:
-    """The split with the largest |t|, and that |t|. The spread in t is estimated from the
-    differences of successive runs (the mean square successive difference, von Neumann's): a
-    level change enters it through the one difference across it, so a step, or a step and its
-    revert further on, barely inflates the spread it is measured against, where a pooled
-    within-side spread would take in a whole other level. Shuffled, every level change is many
-    successive differences: hence the test's power."""
+def _best_split(values: Sequence[float]) -> tuple[float, int, float]:
+    """The split with the largest |t|: that |t|, the index of the first value after it, and
+    how far it moves the level (on the log scale)."""
+    ts, moves = _split_ts(values)
+    best = max(range(len(ts)), key=ts.__getitem__)
+    return ts[best], best, moves[best]
+
+
+def _split_ts(values: Sequence[float]) -> tuple[list[float], list[float]]:
+    """For the split before each value k: its |t| (0 where it leaves fewer than MIN_SEGMENT
+    values on a side) and the difference of the two sides' means. The spread in t is estimated
+    from the differences of successive values (the mean square successive difference, von
+    Neumann's): a level change enters it through the one difference across it, so a step, or a
+    step and its revert further on, barely inflates the spread it is measured against, where a
+    pooled within-side spread would take in a whole other level. Shuffled, every level change
+    is many successive differences: hence the test's power."""
     n = len(values)
     sums = [0.0]
     for v in values:
         sums.append(sums[-1] + v)
     square_differences = sum((b - a) ** 2 for a, b in pairwise(values))
-    spread = max(math.sqrt(square_differences / (2 * (n - 1))), SPREAD_FLOOR)
-    best, best_t = MIN_SEGMENT, -1.0
+    spread = max(math.sqrt(square_differences / (2 * max(n - 1, 1))), SPREAD_FLOOR)
+    ts, moves = [0.0] * n, [0.0] * n
     for k in range(MIN_SEGMENT, n - MIN_SEGMENT + 1):
-        left_mean, right_mean = sums[k] / k, (sums[n] - sums[k]) / (n - k)
-        t = abs(right_mean - left_mean) / (spread * math.sqrt(1 / k + 1 / (n - k)))
-        if t > best_t:
-            best, best_t = k, t
-    return best, best_t
+        moves[k] = abs((sums[n] - sums[k]) / (n - k) - sums[k] / k)
+        ts[k] = moves[k] / (spread * math.sqrt(1 / k + 1 / (n - k)))
+    return ts, moves
 
 
 def history_series(runs: Sequence[RunResult]) -> list[Series]:
@@ -229,24 +282,43 @@ def history_series(runs: Sequence[RunResult]) -> list[Series]:
 
 
 def history_steps(runs: Sequence[RunResult]) -> list[Step]:
-    """Every step of every series in the history (history_series), oldest first."""
+    """Every step of the history, oldest first: the endpoints' figures (history_series) searched
+    as one family (joint_steps), each load level's throughput on its own (its steps are shown,
+    not cut at, and a level's host spells are its own)."""
+    every = history_series(runs)
+    profile = [s for s in every if s.cuts]
+    families = [
+        (profile, joint_steps([dict(zip(s.where, s.values, strict=True)) for s in profile]))
+    ]
+    for series in (s for s in every if not s.cuts):
+        found = find_steps(series.values, series.least_step)
+        families.append(([series], [(series.where[k], {0: p}) for k, p in found]))
     steps = []
-    for series in history_series(runs):
-        values, measured = series.values, series.measured
-        cuts = find_steps(values, series.least_step)
-        bounds = [0, *(k for k, _ in cuts), len(values)]
-        for number, (k, p_value) in enumerate(cuts):
-            before, after = slice(bounds[number], k), slice(k, bounds[number + 2])
-            change = math.exp(_mean(values[after]) - _mean(values[before])) - 1
-            run = runs[series.where[k]]
-            steps.append(
-                Step(
-                    series.endpoint, series.metric, series.where[k], run.environment.git_commit,
-                    run.created_at, change, geometric_mean(measured[before]),
-                    geometric_mean(measured[after]), p_value, series.unit,
-                )
-            )  # fmt: skip
+    for family, cuts in families:
+        bounds = [0, *(cut for cut, _ in cuts), len(runs)]
+        for number, (cut, stepped) in enumerate(cuts):
+            for member, p_value in stepped.items():
+                steps.append(_step(runs, family[member], bounds[number], cut,
+                                   bounds[number + 2], p_value))  # fmt: skip
     return sorted(steps, key=lambda s: (s.index, s.endpoint, s.metric))
+
+
+def _step(
+    runs: Sequence[RunResult], series: Series, start: int, cut: int, end: int, p_value: float
+) -> Step:
+    """The step of `series` at run `cut`, its levels from the runs since the previous cut and
+    until the next."""
+    before = [n for n, r in enumerate(series.where) if start <= r < cut]
+    after = [n for n, r in enumerate(series.where) if cut <= r < end]
+    change = math.exp(
+        _mean([series.values[n] for n in after]) - _mean([series.values[n] for n in before])
+    )
+    run = runs[cut]
+    return Step(
+        series.endpoint, series.metric, cut, run.environment.git_commit, run.created_at,
+        change - 1, geometric_mean([series.measured[n] for n in before]),
+        geometric_mean([series.measured[n] for n in after]), p_value, series.unit,
+    )  # fmt: skip
 
 
 def plan_history(runs: Sequence[RunResult], base_index: int | None) -> HistoryPlan:
@@ -346,7 +418,7 @@ def _throughput(run: RunResult, concurrency: int) -> float | None:
     level = next((lv for lv in run.load if lv.concurrency == concurrency), None)
     if level is None or not level.window_rps:
         return None
-    return geometric_mean([max(v, 0.5) for v in level.window_rps])
+    return geometric_mean(positive_rps(level.window_rps))
 
 
 def _typical(profile: EndpointProfile | None, metric: str) -> float | None:
