@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from perfgate.judge.steps import (
-    LOAD_MIN_STEP,
-    MIN_STEP,
-    find_steps,
-    history_notes,
-    joint_steps,
-    plan_history,
-)
+from perfgate.judge.changepoints import MIN_STEP, find_steps, joint_steps
+from perfgate.judge.steps import LOAD_MIN_STEP, history_notes, plan_history
 from perfgate.report.history import render_history
 from perfgate.results import RunResult
 from tests.runs import level as load_level

@@ -7,17 +7,21 @@ the old and the new level, and the next pull requests are blamed for main's chan
 step inflates the run-to-run spread, so their checks turn inconclusive as well). So the history
 is cut into segments at its steps, and a check uses the segment that holds its base commit.
 
-The detector is binary segmentation on the log of each run's typical figure (the geometric mean of
-its trial medians, or of its trial p95s, per endpoint and metric; per load level, of its throughput
-windows, on the scale of time per request so that a step up is slower there too): the split with
-the largest two-sample t statistic (its spread from the differences of successive runs), kept when
-a permutation test finds it significant (the runs' order shuffled: under "no step" any order is as
-likely) AND the two levels differ by at least MIN_STEP, so that the few percent runs drift apart on
-unchanged code is never called a step. Then each side is searched again. Profile figures of runs
-that measured perfgate's reference workload are divided by it first, so that a slow host on the day
-of one push is not read as a step of the code; load throughput is not (the reference is sampled in
-the profile phase, and the load phase comes after it). Undivided, throughput moves with the host's
-state by far more, so its steps must be larger (LOAD_MIN_STEP) and are shown, not cut at.
+The detector (judge.changepoints) is binary segmentation on the log of each run's typical figure
+(the geometric mean of its trial medians, or of its trial p95s, per endpoint and metric; per load
+level, of its throughput windows, on the scale of time per request so that a step up is slower
+there too): the split with the largest two-sample t statistic (its spread from the differences of
+successive runs), kept when a permutation test finds it significant (the runs' order shuffled:
+under "no step" any order is as likely) AND the two levels differ by at least MIN_STEP, so that
+the few percent runs drift apart on unchanged code is never called a step. Then each side is
+searched again. The endpoints' series are tested as one family (joint_steps): a history of many
+endpoints would otherwise get a false step in one of them most of the time, and the history is
+cut where any of them steps. Profile figures of runs that measured perfgate's reference workload
+are divided by it first, so that a slow host on the day of one push is not read as a step of the
+code; load throughput is not (the reference is sampled in the profile phase, and the load phase
+comes after it). Undivided, throughput moves with the host's state by far more, so its steps
+must be larger (LOAD_MIN_STEP), each level is searched on its own, and its steps are shown, not
+cut at.
 
 Why not a library: E-divisive (Hunter / Apache Otava, MongoDB's signal-processing-algorithms)
 and asv's step detection come inside tools with their own dependencies and storage; what a
@@ -27,41 +31,22 @@ history of at most BASELINE_HISTORY runs needs is this one test, on a series thi
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import pairwise
 from statistics import geometric_mean
 
+from perfgate.judge.changepoints import MIN_SEGMENT, MIN_STEP, find_steps, joint_steps
 from perfgate.judge.pairs import positive_rps
 from perfgate.results import EndpointProfile, RunResult
 
-# The smallest change of level called a step (ratio - 1). Divided by the reference, unchanged
-# code drifts by 2-4% between runs on a shared runner (docs/evidence/defaults.md); a step must
-# stand clear of that, and smaller steps of main move a pull request's estimate by less than
-# the tolerances teams set (5-10%).
-MIN_STEP = 0.05
-# The same for a load level's throughput, which the reference does not divide: undivided, runs
+# The smallest step of a load level's throughput (changepoints.MIN_STEP for the endpoints'
+# figures), which the reference does not divide: undivided, runs
 # of unchanged code here spread by about 15% and a host flips between states up to 2x apart, so
 # a smaller step is as likely the host's. The stored load checks assume a 25% between-run spread
 # (compare.noise_floor) for the same reason. Throughput steps are shown (perfgate history), but
 # do not cut the history: a slow spell of the host must not shorten every endpoint's history.
 LOAD_MIN_STEP = 0.25
-# A step needs runs on both sides: with one run after it, a single slow run would be one.
-MIN_SEGMENT = 2
-# Permutations of the significance test, and the level a split must reach. With few runs after
-# a step, shuffles bring them together by chance often, so the level bounds how early a step
-# is seen. bench/steps.py measures the trade (docs/evidence/defaults.md): at 0.02, 0-2.5% of
-# noise series of 2-5% get a false step, and a 10% step in 3% noise is placed exactly in 59-88%
-# of 30-run histories (2-5 runs after it); at 0.05 the first rate reaches 8%, at 0.01 the
-# second falls to 45% with two runs after.
-PERMUTATIONS = 299
-STEP_ALPHA = 0.02
-SEED = 19
-# The between-run spread the t statistic is never given less of (log scale): identical figures
-# (a copied run) would otherwise make any difference infinitely significant.
-SPREAD_FLOOR = 0.005
 # The runs a check is compared with: the newest of its segment, at most this many.
 JUDGED_RUNS = 10
 # A segment whose runs were all recorded within this many minutes was recorded in a burst.
@@ -151,108 +136,6 @@ class HistoryPlan:
     def after(self) -> list[Step]:
         """Steps after the segment: main changed after this check's base."""
         return [s for s in self.steps if s.cuts and s.index == self.end]
-
-
-def find_steps(values: Sequence[float], least_step: float = MIN_STEP) -> list[tuple[int, float]]:
-    """Steps in one series of log figures, in order: (index of the first value of the new
-    level, permutation p-value)."""
-    cuts = joint_steps([dict(enumerate(values))], least_step)
-    return [(cut, found[0]) for cut, found in cuts]
-
-
-def joint_steps(
-    family: Sequence[dict[int, float]], least_step: float = MIN_STEP
-) -> list[tuple[int, dict[int, float]]]:
-    """Steps of a family of series that share one axis of runs (each series: run index -> log
-    figure, for the runs that measured it), in order: (run index of the first run of the new
-    level, {member: its p-value} for the members that stepped there).
-
-    The family is tested as one (the max-T permutation test): a shuffle reorders the runs of
-    every member alike, and a member's p-value is the share of shuffles in which some member's
-    best split reaches its |t|. So the level holds for "no member steps anywhere", where
-    testing each of a history's twenty-odd series at it would call a step of unchanged code in
-    one of them in a good share of histories; the members' shared host state makes the joint
-    test cost little power. A member steps when its p-value reaches the level and its best
-    split moves it by least_step or more; the cut is at the split of the one with the largest
-    |t|, and each side is searched again."""
-    found: dict[int, dict[int, float]] = {}
-    _joint_segment(list(family), sorted({r for m in family for r in m}), found,
-                   random.Random(SEED), least_step)  # fmt: skip
-    return sorted(found.items())
-
-
-def _joint_segment(
-    family: list[dict[int, float]],
-    runs: list[int],
-    found: dict[int, dict[int, float]],
-    rng: random.Random,
-    least_step: float,
-) -> None:
-    least = math.log1p(least_step)
-    members = {}  # member -> its runs in this segment
-    for m, series in enumerate(family):
-        own = [r for r in runs if r in series]
-        if len(own) >= 2 * MIN_SEGMENT:
-            members[m] = own
-    splits = {m: _best_split([family[m][r] for r in own]) for m, own in members.items()}
-    if not any(moved >= least for _, _, moved in splits.values()):
-        return  # the cheap way out, and the usual one: no member's best split is large enough
-    shuffled, maxima = list(runs), []
-    for _ in range(PERMUTATIONS):
-        rng.shuffle(shuffled)
-        maxima.append(
-            max(_best_split([family[m][r] for r in shuffled if r in family[m]])[0] for m in members)
-        )
-
-    def p_value(t: float) -> float:
-        return (sum(x >= t for x in maxima) + 1) / (PERMUTATIONS + 1)
-
-    qualified = [
-        m for m, (t, _, moved) in splits.items() if moved >= least and p_value(t) <= STEP_ALPHA
-    ]
-    if not qualified:
-        return
-    lead = max(qualified, key=lambda m: splits[m][0])
-    cut = members[lead][splits[lead][1]]
-    stepped = {}
-    for m, own in members.items():
-        ts, moves = _split_ts([family[m][r] for r in own])
-        k = sum(r < cut for r in own)
-        if MIN_SEGMENT <= k <= len(own) - MIN_SEGMENT and moves[k] >= least:
-            if p_value(ts[k]) <= STEP_ALPHA:
-                stepped[m] = p_value(ts[k])
-    found[cut] = stepped
-    _joint_segment(family, [r for r in runs if r < cut], found, rng, least_step)
-    _joint_segment(family, [r for r in runs if r >= cut], found, rng, least_step)
-
-
-def _best_split(values: Sequence[float]) -> tuple[float, int, float]:
-    """The split with the largest |t|: that |t|, the index of the first value after it, and
-    how far it moves the level (on the log scale)."""
-    ts, moves = _split_ts(values)
-    best = max(range(len(ts)), key=ts.__getitem__)
-    return ts[best], best, moves[best]
-
-
-def _split_ts(values: Sequence[float]) -> tuple[list[float], list[float]]:
-    """For the split before each value k: its |t| (0 where it leaves fewer than MIN_SEGMENT
-    values on a side) and the difference of the two sides' means. The spread in t is estimated
-    from the differences of successive values (the mean square successive difference, von
-    Neumann's): a level change enters it through the one difference across it, so a step, or a
-    step and its revert further on, barely inflates the spread it is measured against, where a
-    pooled within-side spread would take in a whole other level. Shuffled, every level change
-    is many successive differences: hence the test's power."""
-    n = len(values)
-    sums = [0.0]
-    for v in values:
-        sums.append(sums[-1] + v)
-    square_differences = sum((b - a) ** 2 for a, b in pairwise(values))
-    spread = max(math.sqrt(square_differences / (2 * max(n - 1, 1))), SPREAD_FLOOR)
-    ts, moves = [0.0] * n, [0.0] * n
-    for k in range(MIN_SEGMENT, n - MIN_SEGMENT + 1):
-        moves[k] = abs((sums[n] - sums[k]) / (n - k) - sums[k] / k)
-        ts[k] = moves[k] / (spread * math.sqrt(1 / k + 1 / (n - k)))
-    return ts, moves
 
 
 def history_series(runs: Sequence[RunResult]) -> list[Series]:
