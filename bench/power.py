@@ -461,14 +461,14 @@ def kept_pairs(folder: Path) -> list[tuple[str, RunResult, RunResult]]:
     return found
 
 
-def kept_baseline_runs(folder: Path) -> list[tuple[str, RunResult]]:
-    """The base-N.json of a --keep folder in the order recorded: (file name, run)."""
+def kept_baseline_runs(folder: Path) -> list[RunResult]:
+    """The base-N.json of a --keep folder in the order recorded."""
     paths = sorted(folder.glob("base-*.json"), key=kept_number)
-    return [(p.name, RunResult.model_validate_json(p.read_text())) for p in paths]
+    return [RunResult.model_validate_json(p.read_text()) for p in paths]
 
 
 def kept_number(path: Path) -> int:
-    """N of check-N.json or ab-N.json."""
+    """N of base-N.json, check-N.json or ab-N.json."""
     return int(path.stem.split("-")[1])
 
 

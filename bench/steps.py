@@ -69,7 +69,7 @@ def main() -> None:
 
 
 def kept_windows(folder: Path, size: int = steps.JUDGED_RUNS) -> None:
-    runs = [r for _, r in kept_baseline_runs(folder)]
+    runs = kept_baseline_runs(folder)
     windows = [runs[i : i + size] for i in range(len(runs) - size + 1)]
     alone = joint = 0
     for window in windows:

@@ -104,8 +104,9 @@ def _joint_segment(
         ts, moves = _split_ts([family[m][r] for r in own])
         k = sum(r < cut for r in own)
         if MIN_SEGMENT <= k <= len(own) - MIN_SEGMENT and moves[k] >= least:
-            if p_value(ts[k]) <= STEP_ALPHA:
-                stepped[m] = p_value(ts[k])
+            p = p_value(ts[k])
+            if p <= STEP_ALPHA:
+                stepped[m] = p
     found[cut] = stepped
     _joint_segment(family, [r for r in runs if r < cut], found, rng, least_step)
     _joint_segment(family, [r for r in runs if r >= cut], found, rng, least_step)

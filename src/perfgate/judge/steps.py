@@ -54,6 +54,12 @@ BURST_MINUTES = 10
 METRICS = ("median", "p95")
 
 
+def cuts_history(unit: str) -> bool:
+    """Whether steps of figures in `unit` cut the history: profile figures' (ms) do, load
+    throughput's (rps) are shown only (LOAD_MIN_STEP says why)."""
+    return unit != "rps"
+
+
 @dataclass(frozen=True)
 class Step:
     """Main's level of one endpoint and metric (or load level and "rps") changed at run `index`
@@ -76,7 +82,7 @@ class Step:
     @property
     def cuts(self) -> bool:
         """Whether the history is cut at this step: profile figures are, throughput is not."""
-        return self.unit != "rps"
+        return cuts_history(self.unit)
 
     def figures(self) -> str:
         """`items median 10.2 ms -> 11.1 ms`, `all @ c=50 throughput 812 -> 650 rps`."""
@@ -105,8 +111,8 @@ class Series:
 
     @property
     def cuts(self) -> bool:
-        """Whether its steps cut the history: profile figures' do, throughput's do not."""
-        return self.unit != "rps"
+        """Whether its steps cut the history (cuts_history)."""
+        return cuts_history(self.unit)
 
 
 @dataclass(frozen=True)
@@ -193,13 +199,13 @@ def _step(
     until the next."""
     before = [n for n, r in enumerate(series.where) if start <= r < cut]
     after = [n for n, r in enumerate(series.where) if cut <= r < end]
-    change = math.exp(
+    ratio = math.exp(
         _mean([series.values[n] for n in after]) - _mean([series.values[n] for n in before])
     )
     run = runs[cut]
     return Step(
         series.endpoint, series.metric, cut, run.environment.git_commit, run.created_at,
-        change - 1, geometric_mean([series.measured[n] for n in before]),
+        ratio - 1, geometric_mean([series.measured[n] for n in before]),
         geometric_mean([series.measured[n] for n in after]), p_value, series.unit,
     )  # fmt: skip
 
